@@ -1,0 +1,158 @@
+"""`rtcc`: the one program. `rtcc serve --target=all|registry|...`, `rtcc token`,
+`rtcc health`, and the admin commands of each service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from rtcc.core.auth import PLATFORM_ORG, ROLES, TokenAuthority
+from rtcc.core.config import Settings, load_settings
+from rtcc.core.errors import RtccError
+from rtcc.core.logging import configure_logging, get_logger
+from rtcc.core.targets import expand
+
+# Modules that add admin sub-commands: each exposes add_commands(subparsers).
+COMMAND_MODULES = ("rtcc.registry.cli",)
+
+
+def _explain(error: ValidationError) -> str:
+    lines = ["invalid configuration:"]
+    for item in error.errors():
+        path = "__".join(str(p) for p in item["loc"]).upper()
+        lines.append(f"  RTCC_{path}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from rtcc.core.server import jwt_secret, serve_forever, start_platform
+
+    settings = _settings(args)
+    configure_logging(settings.log_format, settings.log_level)
+    targets = expand(args.target)
+    platform = await start_platform(settings, targets)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if args.target == "all" and not settings.auth.jwt_secret.get_secret_value():
+        authority = TokenAuthority(jwt_secret(settings))
+        token = authority.mint(
+            subject="admin", org_id=PLATFORM_ORG, roles=["platform-admin"], ttl=timedelta(days=1)
+        )
+        http = platform.http.port if platform.http else 0
+        host = settings.resolved_public_url().rsplit(":", 1)[0]
+        print(
+            f"\nOpenRTCC is up.\n  gRPC     {platform.grpc_address}\n"
+            f"  console  {host}:{http}/\n"
+            f"  metrics  http://{settings.metrics_listen}/metrics\n"
+            f"  admin token (24 h):\n{token}\n",
+            flush=True,
+        )
+    await serve_forever(platform, stop)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from rtcc.core.server import jwt_secret
+
+    settings = _settings(args)
+    authority = TokenAuthority(
+        jwt_secret(settings), issuer=settings.auth.issuer, audience=settings.auth.audience
+    )
+    print(
+        authority.mint(
+            subject=args.subject,
+            org_id=args.org,
+            roles=args.role,
+            ttl=timedelta(hours=args.ttl_hours),
+        )
+    )
+    return 0
+
+
+async def _health(args: argparse.Namespace) -> int:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from rtcc.core.clients import open_channel
+
+    async with open_channel(args.address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        response = await stub.Check(
+            health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout
+        )
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    print(status)
+    return 0 if response.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rtcc", description=__doc__)
+    parser.add_argument("--config", type=Path, help="JSON or YAML settings file")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run one target, or all in one process")
+    serve.add_argument("--target", default="all", help="all, or registry,ingest,...")
+    serve.set_defaults(run=_serve, is_async=True)
+
+    token = sub.add_parser("token", help="mint a bearer token with the configured key")
+    token.add_argument("--subject", default="admin")
+    token.add_argument("--org", default=PLATFORM_ORG)
+    token.add_argument("--role", action="append", choices=sorted(ROLES), required=True)
+    token.add_argument("--ttl-hours", type=float, default=12)
+    token.set_defaults(run=_token, is_async=False)
+
+    health = sub.add_parser("health", help="check a server's gRPC health (exit 0 if SERVING)")
+    health.add_argument("--address", default="127.0.0.1:50051")
+    health.add_argument("--service", default="")
+    health.add_argument("--timeout", type=float, default=5)
+    health.set_defaults(run=_health, is_async=True)
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.is_async:
+            return int(asyncio.run(args.run(args)))
+        return int(args.run(args))
+    except ValidationError as exc:
+        print(_explain(exc), file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RtccError as exc:
+        get_logger().error("startup_failed", reason=exc.message)
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
