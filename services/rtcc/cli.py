@@ -56,7 +56,7 @@ async def _serve(args: argparse.Namespace) -> int:
         host = settings.resolved_public_url().rsplit(":", 1)[0]
         print(
             f"\nOpenRTCC is up.\n  gRPC     {platform.grpc_address}\n"
-            f"  console  {host}:{http}/\n"
+            f"  http     {host}:{http}/\n"
             f"  metrics  http://{settings.metrics_listen}/metrics\n"
             f"  admin token (24 h):\n{token}\n",
             flush=True,
