@@ -122,3 +122,18 @@ async def test_health_reports_not_serving_while_draining(platform_factory: Any) 
             await p.platform.health.enter_graceful_shutdown()
             reply = await health.Check(health_pb2.HealthCheckRequest(service=""))
     assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def test_oversized_request_is_refused_with_resource_exhausted(
+    platform_factory: Any,
+) -> None:
+    from rtcc.evidence.v1 import evidence_pb2, evidence_pb2_grpc
+
+    async with platform_factory(targets=["evidence"], max_message_bytes=4096) as p:
+        token = p.token("org_platform", ["investigator"])
+        async with p.channel(token) as channel:
+            stub = evidence_pb2_grpc.EvidenceServiceStub(channel)
+            request = evidence_pb2.ListCasesRequest(text="x" * 10_000)
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await stub.ListCases(request)
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
