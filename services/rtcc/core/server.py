@@ -145,6 +145,11 @@ async def _start_http(settings: Settings, runtime: Runtime, enabled: bool) -> Ht
         return None
     listener = HttpListener(settings, runtime)
     await listener.start()
+    if not settings.public_url and hasattr(runtime.objects, "public_base_url"):
+        # Port 0 (tests) or 0.0.0.0: presigned links of the embedded store must name
+        # the port actually bound.
+        host = settings.resolved_public_url().rsplit(":", 1)[0]
+        runtime.objects.public_base_url = f"{host}:{listener.port}"
     return listener
 
 
