@@ -1,0 +1,268 @@
+"""Recording cost: our recorder vs `ffmpeg -c copy -f segment`, on the same RTSP streams.
+
+    .venv/bin/python bench/ingest_recording.py --streams 8 --seconds 30
+
+Starts N simulated 720p cameras (H.264, 15 fps, ~2 Mbit/s, GOP 30), records them for
+the given time with our recorder (remux into fMP4 segments, spool, object store,
+index, bus; embedded backends) and then with one ffmpeg process per stream, and
+prints per-stream CPU and memory, streams per core, segment close-to-stored latency
+and packets lost. The two run one after the other on the same simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtcc.backends.bus import open_bus
+from rtcc.backends.database import open_database
+from rtcc.backends.objectstore import open_object_store
+from rtcc.ingest.recorder import Recorder
+from rtcc.ingest.segment import MAIN
+from rtcc.ingest.session import CameraSession, CameraSource, SessionSettings
+from rtcc.ingest.spool import Spool
+from rtcc.ingest.store import SegmentIndex
+from rtcc.sim.simulator import Simulator
+
+TICK = os.sysconf("SC_CLK_TCK")
+FPS = 15
+WARMUP_S = 4.0
+
+
+@dataclass
+class Result:
+    name: str
+    streams: int
+    cpu_pct_per_stream: float
+    rss_mib_per_stream: float
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    packets_expected: int
+    packets_recorded: int
+
+    @property
+    def streams_per_core(self) -> float:
+        return 100.0 / self.cpu_pct_per_stream if self.cpu_pct_per_stream else float("inf")
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _cpu_self() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def bench_ours(urls: list[str], seconds: float, segment_s: float, work: Path) -> Result:
+    db = await open_database(f"sqlite:///{work / 'rtcc.db'}")
+    await db.migrate()
+    objects = open_object_store(f"file://{work / 'objects'}")
+    bus = await open_bus("memory://")
+    index = SegmentIndex(db)
+    recorder = Recorder(
+        Spool(work / "spool"), objects, index, bus, settings=SessionSettings(segment_s=segment_s)
+    )
+    rss0 = _rss_mib()
+    await recorder.start()
+    await recorder.ensure([CameraSource(f"cam_{i}", url) for i, url in enumerate(urls)])
+    await asyncio.sleep(WARMUP_S)  # a benchmark's measuring window, not synchronisation
+    cpu0, t0 = _cpu_self(), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu1, t1 = _cpu_self(), time.monotonic()
+    rss1 = _rss_mib()
+    await recorder.stop()
+    latencies = sorted(recorder.uploader.latencies)
+    expected = recorded = 0
+    import datetime as dt
+
+    lo, hi = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+    for i in range(len(urls)):
+        for seg in await index.overlapping(f"cam_{i}", MAIN, lo, hi):
+            expected += round((seg.end_time - seg.start_time).total_seconds() * FPS)
+            recorded += round(seg.frame_rate * (seg.end_time - seg.start_time).total_seconds())
+    await bus.close()
+    await objects.close()
+    await db.close()
+    n = len(urls)
+    return Result(
+        "rtcc recorder",
+        n,
+        100.0 * (cpu1 - cpu0) / (t1 - t0) / n,
+        (rss1 - rss0) / n,
+        _pct(latencies, 50),
+        _pct(latencies, 95),
+        expected,
+        recorded,
+    )
+
+
+async def bench_remux_only(urls: list[str], seconds: float, segment_s: float, work: Path) -> Result:
+    """Our sessions writing segments into the spool, with nothing uploaded: the part
+    that does what `ffmpeg -f segment` does."""
+    loop = asyncio.get_running_loop()
+    spool = Spool(work / "spool")
+    settings = SessionSettings(segment_s=segment_s)
+    sessions = [
+        CameraSession(CameraSource(f"cam_{i}", url), spool, loop, settings=settings)
+        for i, url in enumerate(urls)
+    ]
+    rss0 = _rss_mib()
+    for session in sessions:
+        session.start()
+    await asyncio.sleep(WARMUP_S)  # a benchmark's measuring window, not synchronisation
+    cpu0, t0 = _cpu_self(), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu1, t1 = _cpu_self(), time.monotonic()
+    rss1 = _rss_mib()
+    await asyncio.gather(*(s.stop() for s in sessions))
+    expected = recorded = 0
+    for item in spool.pending():
+        seg = item.segment
+        expected += round((seg.end_time - seg.start_time).total_seconds() * FPS)
+        recorded += seg.frames
+    n = len(urls)
+    return Result(
+        "rtcc remux only (no upload)",
+        n,
+        100.0 * (cpu1 - cpu0) / (t1 - t0) / n,
+        (rss1 - rss0) / n,
+        None,
+        None,
+        expected,
+        recorded,
+    )
+
+
+def _pct(values: list[float], pct: int) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0] * 1000
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1] * 1000
+
+
+def _proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _proc_rss(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def bench_ffmpeg(urls: list[str], seconds: float, segment_s: float, work: Path) -> Result:
+    procs = []
+    for i, url in enumerate(urls):
+        out = work / f"ff{i}"
+        out.mkdir()
+        cmd = [
+            "ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
+            "-c", "copy", "-f", "segment", "-segment_time", str(segment_s),
+            "-reset_timestamps", "1", str(out / "%05d.mp4"),
+        ]  # fmt: skip
+        procs.append(await asyncio.create_subprocess_exec(*cmd))
+    await asyncio.sleep(WARMUP_S)  # the same warm-up window as ours
+    cpu0 = sum(_proc_cpu(p.pid) for p in procs)
+    t0 = time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu1, t1 = sum(_proc_cpu(p.pid) for p in procs), time.monotonic()
+    rss = sum(_proc_rss(p.pid) for p in procs)
+    for p in procs:
+        p.terminate()
+    await asyncio.gather(*(p.wait() for p in procs))
+    expected = recorded = 0
+    for i in range(len(urls)):
+        for path in sorted((work / f"ff{i}").glob("*.mp4")):
+            duration, packets = _probe(path)
+            expected += round(duration * FPS)
+            recorded += packets
+    n = len(urls)
+    return Result(
+        "ffmpeg -c copy -f segment",
+        n,
+        100.0 * (cpu1 - cpu0) / (t1 - t0) / n,
+        rss / n,
+        None,
+        None,
+        expected,
+        recorded,
+    )
+
+
+def _probe(path: Path) -> tuple[float, int]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_packets", "-select_streams", "v:0", "-show_entries",
+         "stream=nb_read_packets:format=duration", "-of", "json", str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    try:
+        data = json.loads(out.stdout)
+        return float(data["format"]["duration"]), int(data["streams"][0]["nb_read_packets"])
+    except (KeyError, ValueError, IndexError):
+        return 0.0, 0
+
+
+def print_table(results: list[Result], seconds: float) -> None:
+    print(f"\ningest recording benchmark: 1280x720 H.264 15 fps ~2 Mbit/s, {seconds:.0f} s window")
+    header = (
+        f"{'recorder':<28} {'streams':>7} {'CPU%/stream':>11} {'RSS MiB/stream':>14} "
+        f"{'streams/core':>12} {'stored p50 ms':>13} {'stored p95 ms':>13} {'lost pkts':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        p50 = f"{r.latency_p50_ms:.0f}" if r.latency_p50_ms is not None else "n/a"
+        p95 = f"{r.latency_p95_ms:.0f}" if r.latency_p95_ms is not None else "n/a"
+        lost = max(r.packets_expected - r.packets_recorded, 0)
+        print(
+            f"{r.name:<28} {r.streams:>7} {r.cpu_pct_per_stream:>11.2f} "
+            f"{r.rss_mib_per_stream:>14.1f} {r.streams_per_core:>12.0f} {p50:>13} {p95:>13} "
+            f"{lost:>9}"
+        )
+    reference = results[-1].cpu_pct_per_stream
+    if reference:
+        print()
+        for r in results[:-1]:
+            print(f"CPU per stream, {r.name} / ffmpeg: {r.cpu_pct_per_stream / reference:.2f}x")
+
+
+async def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--segment-seconds", type=float, default=4.0)
+    parser.add_argument("--cache-dir", type=Path, default=Path("var/sim"))
+    args = parser.parse_args(argv)
+    async with Simulator(args.streams, args.cache_dir, variants=1) as sim:
+        urls = [cam.main_url for cam in sim.cameras]
+        with tempfile.TemporaryDirectory(prefix="rtcc-bench-") as folder:
+            work = Path(folder)
+            (work / "ours").mkdir()
+            (work / "ffmpeg").mkdir()
+            (work / "remux").mkdir()
+            ours = await bench_ours(urls, args.seconds, args.segment_seconds, work / "ours")
+            remux = await bench_remux_only(urls, args.seconds, args.segment_seconds, work / "remux")
+            ref = await bench_ffmpeg(urls, args.seconds, args.segment_seconds, work / "ffmpeg")
+    print_table([ours, remux, ref], args.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))

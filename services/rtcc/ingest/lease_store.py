@@ -1,0 +1,154 @@
+"""Camera leases and replica heartbeats in the shared database.
+
+Every change is one conditional UPDATE (or an INSERT that loses to a concurrent one),
+so two replicas racing for a camera cannot both win, on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from rtcc.backends.database import Database
+from rtcc.core.errors import AlreadyExists, FailedPrecondition
+from rtcc.ingest import tables
+from rtcc.ingest.leases import Lease
+
+_L = tables.leases
+
+
+def _lease(row: Any) -> Lease:
+    return Lease(**{name: getattr(row, name) for name in Lease.__slots__})
+
+
+class LeaseStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _insert(self) -> Any:
+        return postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
+
+    async def acquire(
+        self, camera_id: str, pool: int, replica_id: str, ttl: dt.timedelta, now: dt.datetime
+    ) -> Lease:
+        """Take (or keep) the lease; FailedPrecondition while another replica holds it."""
+        mine = _L.c.replica_id == replica_id
+        update = (
+            sa.update(_L)
+            .where(_L.c.camera_id == camera_id, _L.c.pool == pool)
+            .where(sa.or_(_L.c.expire_time <= now, mine))
+            .values(
+                epoch=sa.case((mine, _L.c.epoch), else_=_L.c.epoch + 1),
+                acquire_time=sa.case((mine, _L.c.acquire_time), else_=now),
+                replica_id=replica_id,
+                renew_time=now,
+                expire_time=now + ttl,
+            )
+        )
+        try:
+            async with self.db.transaction() as conn:
+                if (await conn.execute(update)).rowcount == 0:
+                    insert = self._insert()(_L).values(
+                        camera_id=camera_id,
+                        pool=pool,
+                        replica_id=replica_id,
+                        epoch=1,
+                        acquire_time=now,
+                        renew_time=now,
+                        expire_time=now + ttl,
+                    )
+                    await conn.execute(insert)
+                row = (await conn.execute(_select(camera_id, pool))).one()
+        except AlreadyExists:
+            raise self._held(camera_id) from None
+        return _lease(row)
+
+    def _held(self, camera_id: str) -> FailedPrecondition:
+        return FailedPrecondition(f"camera {camera_id} is leased to another replica")
+
+    async def renew(
+        self,
+        camera_id: str,
+        pool: int,
+        replica_id: str,
+        epoch: int,
+        ttl: dt.timedelta,
+        now: dt.datetime,
+    ) -> Lease:
+        """Extend a held, unexpired lease; FailedPrecondition if it was lost."""
+        update = (
+            sa.update(_L)
+            .where(_L.c.camera_id == camera_id, _L.c.pool == pool)
+            .where(_L.c.replica_id == replica_id, _L.c.epoch == epoch, _L.c.expire_time > now)
+            .values(renew_time=now, expire_time=now + ttl)
+        )
+        async with self.db.transaction() as conn:
+            if (await conn.execute(update)).rowcount == 0:
+                raise FailedPrecondition(
+                    f"the lease on camera {camera_id} expired or was taken over; stop using it"
+                )
+            row = (await conn.execute(_select(camera_id, pool))).one()
+        return _lease(row)
+
+    async def release(self, camera_id: str, pool: int, replica_id: str, epoch: int) -> None:
+        """Give a lease up; a stale epoch is a no-op."""
+        delete = sa.delete(_L).where(
+            _L.c.camera_id == camera_id,
+            _L.c.pool == pool,
+            _L.c.replica_id == replica_id,
+            _L.c.epoch == epoch,
+        )
+        async with self.db.transaction() as conn:
+            await conn.execute(delete)
+
+    async def unexpired(
+        self,
+        pool: int,
+        now: dt.datetime,
+        *,
+        replica_id: str = "",
+        camera_id: str = "",
+        after: str = "",
+        limit: int = 10_000,
+    ) -> list[Lease]:
+        query = sa.select(_L).where(_L.c.expire_time > now, _L.c.camera_id > after)
+        if pool:
+            query = query.where(_L.c.pool == pool)
+        if replica_id:
+            query = query.where(_L.c.replica_id == replica_id)
+        if camera_id:
+            query = query.where(_L.c.camera_id == camera_id)
+        query = query.order_by(_L.c.camera_id, _L.c.pool).limit(limit)
+        async with self.db.transaction(readonly=True) as conn:
+            rows = (await conn.execute(query)).all()
+        return [_lease(r) for r in rows]
+
+    async def heartbeat(
+        self, replica_id: str, pool: int, ttl: dt.timedelta, now: dt.datetime
+    ) -> list[str]:
+        """Mark this replica alive; returns every live replica of the pool."""
+        r = tables.replicas
+        upsert = (
+            self._insert()(r)
+            .values(replica_id=replica_id, pool=pool, expire_time=now + ttl)
+            .on_conflict_do_update(
+                index_elements=["replica_id", "pool"], set_={"expire_time": now + ttl}
+            )
+        )
+        live = sa.select(r.c.replica_id).where(r.c.pool == pool, r.c.expire_time > now)
+        async with self.db.transaction() as conn:
+            await conn.execute(upsert)
+            await conn.execute(sa.delete(r).where(r.c.expire_time < now - 10 * ttl))
+            return sorted(row.replica_id for row in await conn.execute(live))
+
+    async def leave(self, replica_id: str, pool: int) -> None:
+        r = tables.replicas
+        async with self.db.transaction() as conn:
+            await conn.execute(sa.delete(r).where(r.c.replica_id == replica_id, r.c.pool == pool))
+
+
+def _select(camera_id: str, pool: int) -> Any:
+    return sa.select(_L).where(_L.c.camera_id == camera_id, _L.c.pool == pool)

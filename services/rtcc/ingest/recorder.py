@@ -1,0 +1,121 @@
+"""The cameras this replica records: one session per camera stream, one uploader.
+
+`Recorder` is what the lease loop drives: `ensure(sources)` starts sessions for
+cameras newly leased and stops those no longer leased (or whose settings changed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from rtcc.backends.bus import EventBus
+from rtcc.backends.objectstore import ObjectStore
+from rtcc.ingest.segment import MAIN, SUB
+from rtcc.ingest.session import CameraSession, CameraSource, SessionSettings
+from rtcc.ingest.spool import Spool, SpooledSegment
+from rtcc.ingest.store import SegmentIndex
+from rtcc.ingest.substreams import SubStreams
+from rtcc.ingest.uploader import Uploader
+
+log = structlog.get_logger("rtcc.ingest.recorder")
+
+
+class Recorder:
+    """Owns camera sessions and the uploader; start with `start()`, end with `stop()`."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        objects: ObjectStore,
+        index: SegmentIndex,
+        bus: EventBus,
+        *,
+        settings: SessionSettings | None = None,
+    ) -> None:
+        self.spool = spool
+        self.settings = settings or SessionSettings()
+        self.sessions: dict[tuple[str, int], CameraSession] = {}
+        self._retention: dict[str, int] = {}
+        self.uploader = Uploader(
+            spool, objects, index, bus, retention_days=lambda c: self._retention.get(c, 0)
+        )
+        self.substreams = SubStreams(spool, self.settings)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        """Drain what a previous process left in the spool, then keep draining."""
+        self._loop = asyncio.get_running_loop()
+        dropped = await asyncio.to_thread(self.spool.discard_partials)
+        if dropped:
+            log.warning("spool_partials_discarded", count=dropped)
+        self._task = asyncio.create_task(self.uploader.run(self._stop), name="ingest-uploader")
+
+    async def ensure(self, sources: list[CameraSource]) -> None:
+        """Record exactly `sources`: start new sessions, stop the others."""
+        wanted = {(s.camera_id, s.stream): s for s in sources}
+        for key, session in list(self.sessions.items()):
+            if wanted.get(key) != session.source:
+                await self.remove(key)
+        for key, source in wanted.items():
+            self._retention[source.camera_id] = source.retention_days
+            if key not in self.sessions:
+                self._add(source)
+
+    def _add(self, source: CameraSource) -> CameraSession:
+        assert self._loop is not None, "start() the recorder first"
+        loop = self._loop
+
+        def segment_closed(_item: SpooledSegment) -> None:  # on the session's thread
+            loop.call_soon_threadsafe(self.uploader.wake)
+
+        session = CameraSession(
+            source, self.spool, loop, settings=self.settings, on_segment=segment_closed
+        )
+        self.sessions[(source.camera_id, source.stream)] = session
+        session.start()
+        return session
+
+    async def remove(self, key: tuple[str, int]) -> None:
+        session = self.sessions.pop(key, None)
+        if session is not None:
+            await session.stop()
+            self.uploader.wake()
+
+    def session(self, camera_id: str, stream: int) -> CameraSession | None:
+        """The live session of a camera stream recorded here; a sub stream is connected
+        on demand (None when the camera is not recorded here or has no sub stream)."""
+        if stream == SUB:
+            main = self.sessions.get((camera_id, MAIN))
+            if main is None or not main.source.sub_url:
+                return None
+            return self.substreams.open(main.source, main.source.sub_url)
+        return self.sessions.get((camera_id, stream))
+
+    def find(self, camera_id: str, stream: int) -> CameraSession | None:
+        """The session of a camera stream if it is connected here; never connects one."""
+        if stream == SUB:
+            return self.substreams.sessions.get(camera_id)
+        return self.sessions.get((camera_id, stream))
+
+    def all_sessions(self) -> list[CameraSession]:
+        return [*self.sessions.values(), *self.substreams.sessions.values()]
+
+    async def reap_substreams(self) -> None:
+        await self.substreams.reap({camera_id for camera_id, _ in self.sessions})
+
+    async def stop(self, *, drain_timeout_s: float = 5.0) -> None:
+        """Stop every session (closing their segments), try a last drain, stop uploading."""
+        await asyncio.gather(*(s.stop() for s in self.sessions.values()))
+        self.sessions.clear()
+        await self.substreams.stop()
+        try:
+            await asyncio.wait_for(self.uploader.drain(), drain_timeout_s)
+        except TimeoutError:
+            log.warning("spool_left_for_next_start")
+        self._stop.set()
+        if self._task is not None:
+            await self._task

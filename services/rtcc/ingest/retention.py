@@ -1,0 +1,130 @@
+"""Retention: delete segments whose camera's retention period has ended.
+
+A segment's expiry is fixed when it is indexed (start + the camera's retention days).
+Objects under legal hold or WORM retention (evidence) are refused by the object store
+with FailedPrecondition: such a segment is kept, counted as held, and looked at again
+a day later; it is never deleted while held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+import structlog
+
+from rtcc.backends.database import Database
+from rtcc.backends.objectstore import ObjectStore
+from rtcc.core.errors import FailedPrecondition, NotFound, RtccError
+from rtcc.core.ids import new_id
+from rtcc.ingest import tables
+from rtcc.ingest.segment import BUCKET
+from rtcc.ingest.store import SegmentIndex
+
+log = structlog.get_logger("rtcc.ingest.retention")
+
+RUNNING, SUCCEEDED, FAILED = 1, 2, 3
+_R = tables.retention_runs
+RECHECK_HELD = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRun:
+    id: str
+    state: int
+    start_time: dt.datetime
+    end_time: dt.datetime | None
+    cutoff_time: dt.datetime
+    segments_deleted: int
+    bytes_deleted: int
+    segments_held: int
+    error: str
+    trigger: str
+
+
+class Retention:
+    """Runs retention passes (one at a time per process) and records each run."""
+
+    def __init__(self, db: Database, objects: ObjectStore) -> None:
+        self.db, self.objects = db, objects
+        self.index = SegmentIndex(db)
+        self._lock = asyncio.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._lock.locked()
+
+    async def start(self, trigger: str, now: dt.datetime) -> RetentionRun:
+        """Record a new run; FailedPrecondition while one is in progress here."""
+        if self._lock.locked():
+            raise FailedPrecondition("a retention run is already in progress")
+        run = RetentionRun(new_id("ret"), RUNNING, now, None, now, 0, 0, 0, "", trigger)
+        async with self.db.transaction() as conn:
+            await conn.execute(_R.insert().values(**_values(run)))
+        return run
+
+    async def execute(self, run: RetentionRun) -> RetentionRun:
+        """Delete every segment expired at the run's cutoff; record the outcome."""
+        deleted = freed = held = 0
+        error = ""
+        async with self._lock:
+            try:
+                while batch := await self.index.expired(run.cutoff_time):
+                    for seg in batch:
+                        try:
+                            await self.objects.delete(BUCKET, seg.object_key)
+                        except FailedPrecondition:
+                            held += 1
+                            await self.index.keep(seg.id, run.cutoff_time + RECHECK_HELD)
+                            continue
+                        await self.index.remove(seg.id)
+                        deleted, freed = deleted + 1, freed + seg.size_bytes
+            except RtccError as exc:
+                error = str(exc)
+                log.warning("retention_run_failed", run_id=run.id, error=error)
+        done = RetentionRun(
+            run.id, FAILED if error else SUCCEEDED, run.start_time, dt.datetime.now(dt.UTC),
+            run.cutoff_time, deleted, freed, held, error, run.trigger,
+        )  # fmt: skip
+        async with self.db.transaction() as conn:
+            await conn.execute(_R.update().where(_R.c.id == run.id).values(**_values(done)))
+        return done
+
+    async def get(self, run_id: str) -> RetentionRun:
+        async with self.db.transaction(readonly=True) as conn:
+            row = (await conn.execute(sa.select(_R).where(_R.c.id == run_id))).first()
+        if row is None:
+            raise NotFound(f"retention run {run_id} does not exist")
+        return _run(row)
+
+    async def list(self, limit: int, before: tuple[dt.datetime, str] | None) -> list[RetentionRun]:
+        query = sa.select(_R).order_by(_R.c.start_time.desc(), _R.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(sa.tuple_(_R.c.start_time, _R.c.id) < sa.tuple_(*before))
+        async with self.db.transaction(readonly=True) as conn:
+            rows = (await conn.execute(query)).all()
+        return [_run(r) for r in rows]
+
+
+async def retention_loop(retention: Retention, stop: asyncio.Event, every_s: float) -> None:
+    """A scheduled pass every `every_s` seconds until `stop`."""
+    while not stop.is_set():
+        try:
+            run = await retention.start("schedule", dt.datetime.now(dt.UTC))
+            await retention.execute(run)
+        except RtccError as exc:
+            log.warning("retention_schedule_failed", error=str(exc))
+        try:
+            await asyncio.wait_for(stop.wait(), every_s)
+        except TimeoutError:
+            pass
+
+
+def _values(run: RetentionRun) -> dict[str, object]:
+    return {name: getattr(run, name) for name in RetentionRun.__slots__}
+
+
+def _run(row: object) -> RetentionRun:
+    return RetentionRun(**{name: getattr(row, name) for name in RetentionRun.__slots__})

@@ -1,0 +1,291 @@
+"""One camera stream's session: the platform's only connection to it.
+
+A session owns one thread that opens the stream with PyAV (RTSP over TCP by
+default), reads packets, and for each packet: counts it for health, hands it to the
+live fan-out, feeds the frame decoder while anyone wants frames, and remuxes it into
+the current segment file in the spool. When the connection breaks it reconnects
+with exponential backoff and jitter; the recording then continues in a new segment
+marked as following a gap. Everything blocking stays in this thread, so one stalled
+camera never holds up another or the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import av
+import structlog
+
+from rtcc.ingest.fanout import LivePacket, PacketFanout, TrackInfo
+from rtcc.ingest.frames import FrameFanout
+from rtcc.ingest.health import HealthTracker, StreamHealth
+from rtcc.ingest.segment import MAIN, epoch_ms, should_cut
+from rtcc.ingest.spool import Spool, SpooledSegment
+from rtcc.ingest.writer import SegmentWriter
+
+log = structlog.get_logger("rtcc.ingest.session")
+
+# A packet whose timestamp strays this far from the wall clock means the camera's clock
+# (or its RTP timestamps) jumped: the recording restarts on a new time anchor.
+CLOCK_JUMP_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSource:
+    """A camera stream to connect to."""
+
+    camera_id: str
+    url: str
+    stream: int = MAIN
+    retention_days: int = 0
+    record: bool = True
+    # The camera's sub stream (with credentials), opened on demand for live viewers.
+    sub_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    segment_s: float = 4.0
+    transport: str = "tcp"
+    open_timeout_s: float = 5.0
+    read_timeout_s: float = 5.0
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+
+def redact(text: str) -> str:
+    """Remove credentials from URLs in a message."""
+    return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
+
+
+def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
+    """Exponential backoff with 'equal jitter': half fixed, half random."""
+    ceiling = min(maximum, initial * (2 ** min(attempt, 30)))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+class CameraSession:
+    """Connects to one camera stream, records it into the spool, fans it out."""
+
+    def __init__(
+        self,
+        source: CameraSource,
+        spool: Spool,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        settings: SessionSettings | None = None,
+        on_segment: Callable[[SpooledSegment], None] | None = None,
+    ) -> None:
+        self.source, self.spool = source, spool
+        self.settings = settings or SessionSettings()
+        self.on_segment = on_segment
+        self.packets = PacketFanout(loop)
+        self.frames = FrameFanout(loop)
+        self._health = HealthTracker(_now())
+        self._health_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._writer: SegmentWriter | None = None
+        self._last_end: dt.datetime | None = None
+        self._gap_before = True
+        self._tb = 1 / 90000
+        self._rng = random.Random()
+        self.log = log.bind(camera_id=source.camera_id, stream=source.stream)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"camera-{self.source.camera_id}-{self.source.stream}"
+        )
+        self._thread.daemon = True
+        self._thread.start()
+
+    async def stop(self) -> None:
+        """Close the current segment and the connection; waits for the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+
+    def health(self) -> StreamHealth:
+        with self._health_lock:
+            snapshot = self._health.snapshot(_now(), time.monotonic())
+        if not self.source.record:
+            snapshot = dataclasses.replace(snapshot, recording=False)
+        return snapshot
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                if self._connect_and_pump():
+                    attempt = 0
+                error = "the camera ended the stream"
+            except Exception as exc:  # any failure: report, back off, reconnect
+                error = redact(f"{type(exc).__name__}: {exc}")
+            self._close_segment()
+            if self._stop.is_set():
+                break
+            with self._health_lock:
+                self._health.failed(_now(), error)
+            delay = backoff_delay(
+                attempt, self.settings.backoff_initial_s, self.settings.backoff_max_s, self._rng
+            )
+            self.log.warning("camera_disconnected", error=error, retry_in_s=round(delay, 2))
+            attempt += 1
+            self._stop.wait(delay)
+
+    def _connect_and_pump(self) -> bool:
+        """Read the stream until it ends or fails; True when media flowed."""
+        options = {"rtsp_transport": self.settings.transport, "analyzeduration": "0"}
+        options["probesize"] = "32"
+        timeouts = (self.settings.open_timeout_s, self.settings.read_timeout_s)
+        container: Any = av.open(self.source.url, options=options, timeout=timeouts)
+        try:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate or 0
+            with self._health_lock:
+                self._health.connected(_now(), time.monotonic(), float(rate))
+            self.packets.publish_tracks(_track_info(stream, discontinuity=True))
+            self.frames.reset()
+            self._gap_before = True
+            self.log.info("camera_connected", codec=stream.codec_context.name)
+            return self._pump(container, stream)
+        finally:
+            container.close()
+
+    def _pump(self, container: Any, stream: Any) -> bool:
+        anchor: tuple[float, float] | None = None
+        flowed = False
+        # A float, once: Fraction arithmetic per packet costs more than the remux itself.
+        self._tb = tb = float(stream.time_base or 0) or 1 / 90000
+        for packet in container.demux(stream):
+            if self._stop.is_set():
+                break
+            if packet.pts is None or packet.size == 0:
+                continue  # RTSP's first packet may lack a pts; flush packets are empty
+            if packet.dts is None:
+                packet.dts = packet.pts
+            now, seconds = time.time(), packet.pts * tb
+            if anchor is None or abs(anchor[0] + seconds - anchor[1] - now) > CLOCK_JUMP_S:
+                if anchor is not None:
+                    self.log.warning("camera_clock_jump")
+                    self._close_segment()
+                    self._gap_before = True
+                anchor = (now, seconds)
+            wall = dt.datetime.fromtimestamp(anchor[0] + seconds - anchor[1], dt.UTC)
+            self._on_packet(packet, stream, wall)
+            flowed = True
+        return flowed
+
+    def _on_packet(self, packet: Any, stream: Any, wall: dt.datetime) -> None:
+        with self._health_lock:
+            self._health.packet(wall, time.monotonic(), packet.size)
+        self.packets.publish_packet(
+            LivePacket(
+                packet.pts,
+                packet.dts,
+                packet.duration or 0,
+                packet.is_keyframe,
+                wall,
+                bytes(packet),
+            )
+        )
+        self.frames.feed(packet, stream, wall)
+        if self.source.record:
+            self._record(packet, stream, wall)
+
+    def _record(self, packet: Any, stream: Any, wall: dt.datetime) -> None:
+        writer = self._writer
+        if writer is not None and should_cut(
+            packet.is_keyframe, (wall - writer.start_time).total_seconds(), self.settings.segment_s
+        ):
+            self._close_segment(end=wall)
+            writer = None
+        if writer is None:
+            if not packet.is_keyframe:
+                return
+            writer = self._open_segment(stream, wall)
+            if writer is None:
+                return
+        duration = (packet.duration or 0) * self._tb or 1 / 15
+        try:
+            writer.write(packet)
+        except (OSError, av.FFmpegError) as exc:
+            self._fail_recording(f"writing a segment failed: {exc}")
+            return
+        self._last_end = wall + dt.timedelta(seconds=duration)
+
+    def _open_segment(self, stream: Any, wall: dt.datetime) -> SegmentWriter | None:
+        if not self.spool.has_room():
+            self._fail_recording("the local spool is full; segments are being dropped")
+            return None
+        part = self.spool.part_path(self.source.camera_id, self.source.stream, epoch_ms(wall))
+        try:
+            self._writer = SegmentWriter(
+                part,
+                stream,
+                camera_id=self.source.camera_id,
+                stream=self.source.stream,
+                start_time=wall,
+                discontinuity=self._gap_before,
+            )
+        except (OSError, av.FFmpegError) as exc:
+            self._fail_recording(f"opening a segment failed: {exc}")
+            return None
+        self._gap_before = False
+        with self._health_lock:
+            self._health.recording(wall, True)
+        return self._writer
+
+    def _fail_recording(self, error: str) -> None:
+        self.log.error("recording_failed", error=error)
+        if self._writer is not None:
+            self._writer.abort()
+            self._writer = None
+        self._gap_before = True
+        with self._health_lock:
+            self._health.recording(_now(), False, error)
+
+    def _close_segment(self, end: dt.datetime | None = None) -> None:
+        writer, self._writer = self._writer, None
+        end = end or self._last_end
+        if writer is None or end is None:
+            return
+        if writer.empty:
+            writer.abort()
+            return
+        try:
+            closed = writer.close(end)
+            spooled = self.spool.commit(writer.path, closed)
+        except (OSError, av.FFmpegError) as exc:
+            self._fail_recording(f"closing a segment failed: {exc}")
+            return
+        if self.on_segment is not None:
+            self.on_segment(spooled)
+
+
+def _track_info(stream: Any, *, discontinuity: bool) -> TrackInfo:
+    ctx = stream.codec_context
+    tb = stream.time_base
+    return TrackInfo(
+        codec=ctx.name or "",
+        profile=ctx.profile or "",
+        extradata=bytes(ctx.extradata or b""),
+        time_base=(tb.numerator, tb.denominator) if tb else (1, 90000),
+        width=int(ctx.width or 0),
+        height=int(ctx.height or 0),
+        bit_rate=int(ctx.bit_rate or 0),
+        discontinuity=discontinuity,
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

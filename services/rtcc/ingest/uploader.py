@@ -1,0 +1,139 @@
+"""Drain the spool: object storage, then the index, then `rtcc.segment.created`.
+
+Each step is idempotent (a deterministic object key, an upsert on (camera, stream,
+start), the segment id as the bus message id), so a segment that failed half-way, or
+whose process was killed, is simply done again from the start. A segment leaves the
+spool only after all three succeeded. Per camera stream, segments go in order; a
+camera whose segment keeps failing does not hold up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+
+import structlog
+
+from rtcc.backends.bus import EventBus
+from rtcc.backends.objectstore import ObjectStore
+from rtcc.core.errors import RtccError
+from rtcc.ingest.segment import BUCKET, CONTENT_TYPE, ClosedSegment
+from rtcc.ingest.spool import Spool, SpooledSegment
+from rtcc.ingest.store import SegmentIndex
+
+log = structlog.get_logger("rtcc.ingest.uploader")
+
+SUBJECT = "rtcc.segment.created"
+
+
+def event_payload(seg: ClosedSegment) -> bytes:
+    return json.dumps(
+        {
+            "segment_id": seg.id,
+            "camera_id": seg.camera_id,
+            "stream": seg.stream,
+            "start_time": seg.start_time.isoformat(),
+            "end_time": seg.end_time.isoformat(),
+            "bucket": BUCKET,
+            "object_key": seg.object_key,
+            "size_bytes": seg.size_bytes,
+            "sha256": seg.sha256,
+            "discontinuity": seg.discontinuity,
+        }
+    ).encode()
+
+
+class Uploader:
+    """Moves spooled segments into durable storage; retries with backoff while it cannot."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        objects: ObjectStore,
+        index: SegmentIndex,
+        bus: EventBus,
+        *,
+        retention_days: Callable[[str], int] = lambda _camera: 0,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 10.0,
+    ) -> None:
+        self.spool, self.objects, self.index, self.bus = spool, objects, index, bus
+        self.retention_days = retention_days
+        self.retry_initial_s, self.retry_max_s = retry_initial_s, retry_max_s
+        self._wake = asyncio.Event()
+        self._draining = asyncio.Lock()  # one pass at a time: a segment is stored once
+        self._bucket_ready = False
+        self.stored = 0
+        # Seconds from a segment's end (its close) to it being stored and indexed.
+        self.latencies: list[float] = []
+        self.last_error = ""
+
+    def wake(self) -> None:
+        """On the event loop: a new segment is in the spool."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain until `stop`; a failed pass is retried with exponential backoff."""
+        delay = self.retry_initial_s
+        while not stop.is_set():
+            self._wake.clear()
+            failed = await self.drain()
+            if failed:
+                delay = min(self.retry_max_s, delay * 2)
+            else:
+                delay = self.retry_initial_s
+            waiter = asyncio.ensure_future(self._wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            # A periodic pass as well, so nothing waits on a missed wake-up.
+            timeout = delay if failed else 5.0
+            await asyncio.wait({waiter, stopper}, timeout=timeout, return_when="FIRST_COMPLETED")
+            waiter.cancel()
+            stopper.cancel()
+
+    async def drain(self) -> int:
+        """Store every pending segment; returns how many camera streams are stuck."""
+        async with self._draining:
+            return await self._drain()
+
+    async def _drain(self) -> int:
+        pending = await asyncio.to_thread(self.spool.pending)
+        stuck: set[tuple[str, int]] = set()
+        for item in pending:
+            key = (item.segment.camera_id, item.segment.stream)
+            if key in stuck:
+                continue  # keep this stream's order: retry its oldest first next pass
+            try:
+                await self.store(item)
+            except (RtccError, OSError) as exc:
+                stuck.add(key)
+                if str(exc) != self.last_error:
+                    log.warning("segment_upload_failed", camera_id=key[0], error=str(exc))
+                self.last_error = str(exc)
+        return len(stuck)
+
+    async def store(self, item: SpooledSegment) -> None:
+        seg = item.segment
+        if not self._bucket_ready:
+            # Object lock: evidence puts legal holds on recorded segments.
+            await self.objects.ensure_bucket(BUCKET, object_lock=True)
+            self._bucket_ready = True
+        await self.objects.put_file(
+            BUCKET,
+            seg.object_key,
+            item.media,
+            content_type=CONTENT_TYPE,
+            metadata={"sha256": seg.sha256, "camera-id": seg.camera_id, "segment-id": seg.id},
+        )
+        now = dt.datetime.now(dt.UTC)
+        days = self.retention_days(seg.camera_id)
+        expire = seg.start_time + dt.timedelta(days=days) if days > 0 else None
+        await self.index.add(seg, now=now, expire_time=expire)
+        await self.bus.publish(SUBJECT, event_payload(seg), msg_id=seg.id)
+        await asyncio.to_thread(self.spool.remove, item)
+        self.stored += 1
+        self.latencies.append(time.time() - seg.end_time.timestamp())
+        del self.latencies[:-10000]
+        self.last_error = ""

@@ -1,0 +1,144 @@
+"""The lease loop: hold a fair share of the cameras and record exactly those.
+
+Every `tick_s` the replica beats its heartbeat, renews its leases, gives back what is
+over its share (or no longer to be recorded), takes free cameras up to its share, and
+points the recorder at the cameras it holds. With a 10 s lease and a 3 s tick, a dead
+replica's cameras are taken over within about 13 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+
+import structlog
+
+from rtcc.core.errors import FailedPrecondition, RtccError
+from rtcc.ingest.directory import CameraDirectory
+from rtcc.ingest.lease_store import LeaseStore
+from rtcc.ingest.leases import INGEST_POOL, Lease, plan
+from rtcc.ingest.recorder import Recorder
+from rtcc.ingest.segment import MAIN
+from rtcc.ingest.session import CameraSource
+from rtcc.ingest.status_store import StatusStore
+
+log = structlog.get_logger("rtcc.ingest.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    replica_id: str
+    lease_ttl_s: float = 10.0
+    tick_s: float = 3.0
+
+
+class IngestWorker:
+    """Owns the leases of one replica and drives its recorder."""
+
+    def __init__(
+        self,
+        directory: CameraDirectory,
+        leases: LeaseStore,
+        recorder: Recorder,
+        statuses: StatusStore,
+        options: WorkerOptions,
+    ) -> None:
+        self.directory, self.leases, self.recorder = directory, leases, recorder
+        self.statuses, self.options = statuses, options
+        self.held: dict[str, Lease] = {}
+        self._cameras: dict[str, CameraSource] = {}
+        self.log = log.bind(replica_id=options.replica_id)
+
+    @property
+    def ttl(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.options.lease_ttl_s)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until `stop`, then give everything back."""
+        await self.recorder.start()
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except RtccError as exc:  # database away: keep recording, try again
+                    self.log.warning("lease_tick_failed", error=str(exc))
+                except Exception:
+                    self.log.exception("lease_tick_crashed")
+                try:
+                    await asyncio.wait_for(stop.wait(), self.options.tick_s)
+                except TimeoutError:
+                    pass
+        finally:
+            await self.shutdown()
+
+    async def tick(self) -> None:
+        me, now = self.options.replica_id, _now()
+        live = await self.leases.heartbeat(me, INGEST_POOL, self.ttl, now)
+        await self._refresh_cameras()
+        await self._renew(now)
+        current = await self.leases.unexpired(INGEST_POOL, now)
+        holders = {lease.camera_id: lease.replica_id for lease in current}
+        decision = plan(me, sorted(self._cameras), live, holders)
+        for camera_id in decision.release:
+            await self._release(camera_id)
+        for camera_id in decision.acquire:
+            try:
+                self.held[camera_id] = await self.leases.acquire(
+                    camera_id, INGEST_POOL, me, self.ttl, now
+                )
+            except FailedPrecondition:
+                continue  # another replica was quicker
+        await self.recorder.ensure([self._cameras[c] for c in self.held if c in self._cameras])
+        await self.recorder.reap_substreams()
+        await self._report(now)
+
+    async def _refresh_cameras(self) -> None:
+        try:
+            self._cameras = {c.camera_id: c for c in await self.directory.cameras()}
+        except Exception as exc:  # registry away: keep recording what we know
+            self.log.warning("camera_directory_unavailable", error=str(exc))
+
+    async def _renew(self, now: dt.datetime) -> None:
+        for camera_id, lease in list(self.held.items()):
+            try:
+                self.held[camera_id] = await self.leases.renew(
+                    camera_id, INGEST_POOL, lease.replica_id, lease.epoch, self.ttl, now
+                )
+            except FailedPrecondition:
+                self.log.warning("lease_lost", camera_id=camera_id)
+                del self.held[camera_id]
+                await self.recorder.remove((camera_id, 1))
+
+    async def _release(self, camera_id: str) -> None:
+        lease = self.held.pop(camera_id, None)
+        await self.recorder.remove((camera_id, 1))
+        if lease is not None:
+            await self.leases.release(camera_id, INGEST_POOL, lease.replica_id, lease.epoch)
+
+    async def _report(self, now: dt.datetime) -> None:
+        items = [
+            (s.source.camera_id, s.source.stream, s.health()) for s in self.recorder.all_sessions()
+        ]
+        await self.statuses.write(self.options.replica_id, items, now)
+        try:
+            await self.directory.report_health([(c, h) for c, st, h in items if st == MAIN])
+        except Exception as exc:
+            self.log.debug("health_report_failed", error=str(exc))
+
+    async def shutdown(self) -> None:
+        """Stop recording (closing segments), then release leases so others take over."""
+        await self.recorder.stop()
+        for camera_id in list(self.held):
+            try:
+                await self._release(camera_id)
+            except RtccError as exc:
+                self.log.warning("lease_release_failed", camera_id=camera_id, error=str(exc))
+        try:
+            await self.leases.leave(self.options.replica_id, INGEST_POOL)
+        except RtccError:
+            pass
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,1 @@
+"""The camera simulator: scripted scenes served by a real RTSP server."""

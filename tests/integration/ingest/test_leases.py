@@ -1,0 +1,138 @@
+"""Camera leases in the database, and replicas sharing cameras through them."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rtcc.backends.bus import open_bus
+from rtcc.backends.database import Database
+from rtcc.backends.objectstore_file import FileObjectStore
+from rtcc.core.errors import FailedPrecondition
+from rtcc.ingest.directory import StaticDirectory
+from rtcc.ingest.lease_store import LeaseStore
+from rtcc.ingest.leases import INGEST_POOL
+from rtcc.ingest.recorder import Recorder
+from rtcc.ingest.session import CameraSource, SessionSettings
+from rtcc.ingest.spool import Spool
+from rtcc.ingest.status_store import StatusStore
+from rtcc.ingest.store import SegmentIndex
+from rtcc.ingest.worker import IngestWorker, WorkerOptions
+
+T0 = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
+TTL = dt.timedelta(seconds=10)
+
+
+def _camera() -> str:
+    return f"cam_{uuid.uuid4().hex[:10]}"
+
+
+async def test_only_one_replica_holds_a_camera_until_its_lease_expires(
+    database: Database,
+) -> None:
+    store, cam = LeaseStore(database), _camera()
+    first = await store.acquire(cam, INGEST_POOL, "a", TTL, T0)
+    assert first.epoch == 1 and first.replica_id == "a"
+    with pytest.raises(FailedPrecondition):
+        await store.acquire(cam, INGEST_POOL, "b", TTL, T0 + dt.timedelta(seconds=5))
+    again = await store.acquire(cam, INGEST_POOL, "a", TTL, T0 + dt.timedelta(seconds=5))
+    assert again.epoch == 1, "re-acquiring one's own lease keeps the epoch"
+    taken = await store.acquire(cam, INGEST_POOL, "b", TTL, T0 + dt.timedelta(seconds=16))
+    assert taken.replica_id == "b" and taken.epoch == 2
+
+
+async def test_renewal_is_refused_once_the_lease_was_taken_over(database: Database) -> None:
+    store, cam = LeaseStore(database), _camera()
+    lease = await store.acquire(cam, INGEST_POOL, "a", TTL, T0)
+    renewed = await store.renew(cam, INGEST_POOL, "a", 1, TTL, T0 + dt.timedelta(seconds=8))
+    assert renewed.expire_time == T0 + dt.timedelta(seconds=18)
+    await store.acquire(cam, INGEST_POOL, "b", TTL, T0 + dt.timedelta(seconds=19))
+    with pytest.raises(FailedPrecondition):
+        await store.renew(cam, INGEST_POOL, "a", lease.epoch, TTL, T0 + dt.timedelta(seconds=20))
+    await store.release(cam, INGEST_POOL, "a", lease.epoch)  # stale: a no-op
+    held = await store.unexpired(INGEST_POOL, T0 + dt.timedelta(seconds=20), camera_id=cam)
+    assert [lease.replica_id for lease in held] == ["b"]
+
+
+async def test_racing_replicas_never_both_win_a_camera(database: Database) -> None:
+    store, cam = LeaseStore(database), _camera()
+    results = await asyncio.gather(
+        *(store.acquire(cam, INGEST_POOL, f"r{i}", TTL, T0) for i in range(5)),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    assert len(winners) == 1
+    assert all(isinstance(r, FailedPrecondition) for r in results if r not in winners)
+
+
+def _worker(
+    replica: str, cameras: list[CameraSource], database: Database, tmp_path: Path, bus: Any
+) -> IngestWorker:
+    recorder = Recorder(
+        Spool(tmp_path / replica / "spool"),
+        FileObjectStore(tmp_path / "objects"),
+        SegmentIndex(database),
+        bus,
+        settings=SessionSettings(segment_s=2.0),
+    )
+    return IngestWorker(
+        StaticDirectory(cameras),
+        LeaseStore(database),
+        recorder,
+        StatusStore(database),
+        WorkerOptions(replica_id=replica, lease_ttl_s=10.0, tick_s=3.0),
+    )
+
+
+async def test_replicas_share_cameras_and_take_over_a_dead_ones_within_15_s(
+    simulator: Any, database: Database, tmp_path: Path, wait_for: Any
+) -> None:
+    cameras = [CameraSource(_camera(), cam.main_url) for cam in simulator.cameras]
+    ids = {c.camera_id for c in cameras}
+    bus = await open_bus("memory://")
+    prefix = uuid.uuid4().hex[:6]
+    workers = [_worker(f"{prefix}-{n}", cameras, database, tmp_path, bus) for n in "abc"]
+    stops = [asyncio.Event() for _ in workers]
+    tasks = [asyncio.create_task(w.run(s)) for w, s in zip(workers, stops, strict=True)]
+
+    def balanced() -> bool:
+        held = [set(w.held) & ids for w in workers]
+        return all(len(h) == 1 for h in held) and set().union(*held) == ids
+
+    try:
+        await wait_for(balanced, within_s=20, what="one camera per replica")
+        await wait_for(
+            lambda: all(len(w.recorder.sessions) == 1 for w in workers),
+            within_s=10,
+            what="each replica recording its camera",
+        )
+        # Replica c dies: it stops recording and never renews or releases.
+        dead = workers[2]
+        orphan = next(iter(dead.held))
+        tasks[2].cancel()
+        dead.shutdown = _noop  # type: ignore[method-assign]
+        await asyncio.gather(tasks[2], return_exceptions=True)
+        await dead.recorder.stop()
+        died = asyncio.get_running_loop().time()
+        await wait_for(
+            lambda: any(orphan in w.held for w in workers[:2]),
+            within_s=16,
+            what="the dead replica's camera taken over",
+        )
+        assert asyncio.get_running_loop().time() - died <= 15.0
+    finally:
+        for stop in stops[:2]:
+            stop.set()
+        await asyncio.gather(*tasks[:2], return_exceptions=True)
+        await bus.close()
+    statuses = await StatusStore(database).list(camera_ids=sorted(ids))
+    assert {s.camera_id for s in statuses} == ids
+
+
+async def _noop() -> None:
+    return None
