@@ -1,0 +1,192 @@
+"""The playback target's HTTP routes: WHEP signalling, the console and its JSON API.
+
+WHEP (draft-ietf-wish-whep): ``POST /whep/cameras/{camera_id}`` with an SDP offer
+and ``Authorization: Bearer``; ``?start=<RFC3339>&speed=2`` asks for the recording.
+The answer comes back with 201 and a ``Location`` to DELETE when done. Trickle ICE
+is not offered: clients send their offer once gathering is complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from rtcc.core.auth import Principal, TokenAuthority
+from rtcc.core.errors import InvalidArgument, ResourceExhausted, RtccError, Unauthenticated
+from rtcc.playback.access import RegistryAccess
+from rtcc.playback.ratelimit import OfferRateLimiter
+from rtcc.playback.sessions import PlaybackSession, SessionManager, SessionSpec
+from rtcc.playback.timeline import Timeline
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+STATIC = Path(__file__).parent / "static"
+_STATUS = {
+    "INVALID_ARGUMENT": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "FAILED_PRECONDITION": 409,
+    "RESOURCE_EXHAUSTED": 429,
+    "UNAVAILABLE": 503,
+}
+
+
+def parse_time(value: str, name: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument(f"{name} must be an RFC 3339 time", field=name) from None
+    if parsed.tzinfo is None:
+        raise InvalidArgument(f"{name} needs a time zone (e.g. Z)", field=name)
+    return parsed.astimezone(dt.UTC)
+
+
+def parse_float(value: str, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidArgument(f"{name} must be a number", field=name) from None
+
+
+def session_json(session: PlaybackSession) -> dict[str, Any]:
+    feed = session.feed
+    return {
+        "id": session.id,
+        "camera_id": session.spec.camera_id,
+        "mode": session.spec.mode,
+        "delivery": session.delivery,
+        "state": session.effective_state,
+        "position": feed.position.isoformat() if feed and feed.position else None,
+        "rate": feed.rate if feed else None,
+        "gaps": [
+            {"start": g.start.isoformat(), "end": g.end.isoformat()}
+            for g in (feed.events.gaps if feed else [])
+        ],
+    }
+
+
+class PlaybackHttp:
+    """aiohttp handlers; errors become status codes with a sentence, never a trace."""
+
+    def __init__(
+        self,
+        sessions: SessionManager,
+        authority: TokenAuthority,
+        limiter: OfferRateLimiter,
+        registry: RegistryAccess,
+        timeline: Timeline,
+    ) -> None:
+        self._sessions = sessions
+        self._authority = authority
+        self._limiter = limiter
+        self._registry = registry
+        self._timeline = timeline
+
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        guard = self._guard
+        return [
+            ("POST", "/whep/cameras/{camera_id}", guard(self.offer)),
+            ("DELETE", "/whep/sessions/{session_id}", guard(self.delete)),
+            ("GET", "/api/sessions/{session_id}", guard(self.get_session)),
+            ("POST", "/api/sessions/{session_id}/control", guard(self.control)),
+            ("GET", "/api/cameras", guard(self.cameras)),
+            ("GET", "/api/cameras/{camera_id}/recordings", guard(self.recordings)),
+            ("GET", "/", self.index),
+            ("GET", "/static/{name}", self.static),
+        ]
+
+    def _guard(self, handler: Handler) -> Handler:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except RtccError as exc:
+                status = _STATUS.get(exc.code.name, 500)
+                headers = {"Retry-After": "1"} if status == 429 else None
+                return web.json_response({"error": exc.message}, status=status, headers=headers)
+
+        return wrapped
+
+    def _caller(self, request: web.Request) -> tuple[Principal, str]:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated("send Authorization: Bearer <token>")
+        return self._authority.verify(token.strip()), token.strip()
+
+    async def offer(self, request: web.Request) -> web.StreamResponse:
+        principal, token = self._caller(request)
+        if not self._limiter.allow(principal.subject):
+            raise ResourceExhausted("too many session offers; slow down")
+        query = request.query
+        start = parse_time(query["start"], "start") if "start" in query else None
+        spec = SessionSpec(
+            camera_id=request.match_info["camera_id"],
+            mode="recorded" if start else "live",
+            offer=await request.text(),
+            stream=2 if query.get("stream") == "sub" else 0,
+            start=start,
+            rate=parse_float(query.get("speed", "1"), "speed"),
+        )
+        session, answer = await self._sessions.create(principal, token, spec)
+        return web.Response(
+            status=201,
+            text=answer,
+            content_type="application/sdp",
+            headers={"Location": f"/whep/sessions/{session.id}", "X-Session-Id": session.id},
+        )
+
+    async def delete(self, request: web.Request) -> web.StreamResponse:
+        principal, _ = self._caller(request)
+        session = self._sessions.get(request.match_info["session_id"], principal)
+        await self._sessions.close(session.id, "client")
+        return web.Response(status=200)
+
+    async def get_session(self, request: web.Request) -> web.StreamResponse:
+        principal, _ = self._caller(request)
+        session = self._sessions.get(request.match_info["session_id"], principal)
+        return web.json_response(session_json(session))
+
+    async def control(self, request: web.Request) -> web.StreamResponse:
+        """Pause, resume, seek or change the rate of a recorded session."""
+        principal, _ = self._caller(request)
+        session = self._sessions.get(request.match_info["session_id"], principal)
+        body = await request.json()
+        action = str(body.get("action", ""))
+        if action == "seek":
+            self._sessions.seek(session, parse_time(str(body.get("time", "")), "time"))
+        elif action == "rate":
+            self._sessions.set_rate(session, parse_float(str(body.get("rate", "")), "rate"))
+        elif action in ("pause", "resume"):
+            self._sessions.pause(session) if action == "pause" else self._sessions.resume(session)
+        else:
+            raise InvalidArgument("action must be pause, resume, seek or rate", field="action")
+        return web.json_response(session_json(session))
+
+    async def cameras(self, request: web.Request) -> web.StreamResponse:
+        _, token = self._caller(request)
+        return web.json_response({"cameras": await self._registry.list_cameras(token)})
+
+    async def recordings(self, request: web.Request) -> web.StreamResponse:
+        principal, _ = self._caller(request)
+        query = request.query
+        end = parse_time(query["end"], "end") if "end" in query else dt.datetime.now(dt.UTC)
+        start = (
+            parse_time(query["start"], "start") if "start" in query else end - dt.timedelta(hours=1)
+        )
+        spans = await self._timeline.spans(principal, request.match_info["camera_id"], start, end)
+        return web.json_response(
+            {"start": start.isoformat(), "end": end.isoformat(), "spans": spans}
+        )
+
+    async def index(self, _: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "index.html")
+
+    async def static(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        path = STATIC / name
+        if "/" in name or name.startswith(".") or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path)
