@@ -10,6 +10,7 @@ export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
 BUF := $(RTCC_TOOLS)/bin/buf
 HELM := $(RTCC_TOOLS)/bin/helm
 PYTEST_ARGS ?=
+DEMO_CAMERAS ?= 4
 
 .PHONY: help deps venv proto run test lint format bench chart image clean
 
@@ -23,6 +24,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
 	@$(PY) -m pip install -q -e '.[dev]'
+	@PYTHON=$(PY) bash infra/install-models.sh
 	@touch $@
 
 venv: $(VENV)/.installed ## create the virtualenv and install the package
@@ -32,7 +34,7 @@ proto: venv ## generate Python code from protos/
 
 run: venv proto ## start everything in one process with embedded backends and demo cameras
 	@bash infra/install.sh --runtime
-	$(VENV)/bin/rtcc serve --target=all
+	$(VENV)/bin/rtcc serve --target=all --demo-cameras $(DEMO_CAMERAS)
 
 lint: venv proto ## ruff, mypy and buf lint
 	$(VENV)/bin/ruff check services tests bench infra

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,7 +22,7 @@ from rtcc.core.logging import configure_logging, get_logger
 from rtcc.core.targets import expand
 
 # Modules that add admin sub-commands: each exposes add_commands(subparsers).
-COMMAND_MODULES = ("rtcc.registry.cli",)
+COMMAND_MODULES = ("rtcc.registry.cli", "rtcc.sim.cli")
 
 
 def _explain(error: ValidationError) -> str:
@@ -37,7 +38,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from rtcc.core.server import jwt_secret, serve_forever, start_platform
+    from rtcc.core.server import serve_forever, start_platform
 
     settings = _settings(args)
     configure_logging(settings.log_format, settings.log_level)
@@ -47,22 +48,61 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if args.target == "all" and not settings.auth.jwt_secret.get_secret_value():
-        authority = TokenAuthority(jwt_secret(settings))
-        token = authority.mint(
-            subject="admin", org_id=PLATFORM_ORG, roles=["platform-admin"], ttl=timedelta(days=1)
-        )
-        http = platform.http.port if platform.http else 0
-        host = settings.resolved_public_url().rsplit(":", 1)[0]
-        print(
-            f"\nOpenRTCC is up.\n  gRPC     {platform.grpc_address}\n"
-            f"  http     {host}:{http}/\n"
-            f"  metrics  http://{settings.metrics_listen}/metrics\n"
-            f"  admin token (24 h):\n{token}\n",
-            flush=True,
-        )
-    await serve_forever(platform, stop)
+    simulator = None
+    try:
+        if args.target == "all" and not settings.auth.jwt_secret.get_secret_value():
+            simulator = await _announce_all_in_one(args, settings, platform)
+    except BaseException:
+        await platform.stop(grace=0)
+        raise
+    try:
+        await serve_forever(platform, stop)
+    finally:
+        if simulator is not None:
+            await simulator.stop()
     return 0
+
+
+async def _announce_all_in_one(args: argparse.Namespace, settings: Settings, platform: Any) -> Any:
+    """All-in-one mode: start demo cameras if asked, print tokens and addresses."""
+    from rtcc.core.server import jwt_secret
+
+    authority = TokenAuthority(jwt_secret(settings))
+    day = timedelta(days=1)
+    admin = authority.mint(subject="admin", org_id=PLATFORM_ORG, roles=["platform-admin"], ttl=day)
+    simulator, lines = None, []
+    if args.demo_cameras > 0:
+        from rtcc.sim.demo import DEMO_ORG_ID, start_demo
+
+        simulator = await start_demo(
+            platform.grpc_address, admin, args.demo_cameras, settings.data_dir / "sim"
+        )
+        operator = authority.mint(
+            subject="demo-operator", org_id=DEMO_ORG_ID, roles=["operator", "investigator"], ttl=day
+        )
+        lines = [
+            f"  demo     {len(simulator.cameras)} simulated cameras recording, owned by "
+            f"{DEMO_ORG_ID}",
+            f"  operator token (24 h, sign in to the console with it):\n{operator}",
+        ]
+    http = platform.http.port if platform.http else 0
+    host = settings.resolved_public_url().rsplit(":", 1)[0]
+    print(
+        "\n".join(
+            [
+                "",
+                "OpenRTCC is up.",
+                f"  gRPC     {platform.grpc_address}",
+                f"  console  {host}:{http}/",
+                f"  metrics  http://{settings.metrics_listen}/metrics",
+                f"  admin token (24 h):\n{admin}",
+                *lines,
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    return simulator
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -105,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run one target, or all in one process")
     serve.add_argument("--target", default="all", help="all, or registry,ingest,...")
+    serve.add_argument(
+        "--demo-cameras",
+        type=int,
+        default=0,
+        metavar="N",
+        help="all-in-one only: serve N simulated RTSP cameras and register them",
+    )
     serve.set_defaults(run=_serve, is_async=True)
 
     token = sub.add_parser("token", help="mint a bearer token with the configured key")
