@@ -18,7 +18,7 @@ missing=()
 for spec in "${wanted[@]}"; do
   name="${spec%%==*}"
   version="${spec##*==}"
-  have="$("$python" -m pip show "$name" 2>/dev/null | awk '/^Version:/{print $2}')"
+  have="$("$python" -m pip show "$name" 2>/dev/null | awk '/^Version:/{print $2}' || true)"
   if [[ "$have" != "$version" ]]; then
     missing+=("$spec")
   fi
