@@ -215,10 +215,7 @@ def build_worker(
 
     def frames(camera_id: str, config: pb.DetectorConfig) -> AsyncIterator[tuple[datetime, Frame]]:
         fps = config.fps or detector_config.DEFAULT_FPS
-        # The channel's token interceptor covers unary calls only (rtcc.core.clients), so
-        # the stream carries the service token itself.
-        token = (("authorization", f"Bearer {runtime.service_token('analytics')}"),)
-        return ingest_frames(ingest.stub(), camera_id, fps=fps, max_width=640, metadata=token)
+        return ingest_frames(ingest.stub(), camera_id, fps=fps, max_width=640)
 
     return AnalyticsWorker(
         configs=configs,
