@@ -53,9 +53,13 @@ async def stream_frames(
         raise InvalidArgument("this pixel format is not offered", field="pixel_format")
     if request.fps < 0 or request.max_width < 0:
         raise InvalidArgument("fps and max_width must not be negative")
+    if not 0 <= request.jpeg_quality <= 100:
+        raise InvalidArgument("jpeg_quality must be 1 to 100 (0: 80)", field="jpeg_quality")
     await ctx.access.require(who, request.camera_id, recorded=False)
     session = await _session(ctx, request.camera_id, stream)
-    subscription = session.frames.subscribe(request.fps, request.max_width, request.pixel_format)
+    subscription = session.frames.subscribe(
+        request.fps, request.max_width, request.pixel_format, jpeg_quality=request.jpeg_quality
+    )
     reported = 0
     async for frame in subscription:
         dropped, reported = subscription.dropped - reported, subscription.dropped

@@ -7,19 +7,28 @@ the ingest service (which may read stream credentials and report health).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import grpc
+import structlog
 from google.protobuf import timestamp_pb2
 
 from rtcc.ingest.health import DEGRADED, OFFLINE, ONLINE, StreamHealth
 from rtcc.ingest.session import CameraSource
+from rtcc.ingest.transport import UDP_TAG
+
+log = structlog.get_logger("rtcc.ingest.directory")
 
 
 class CameraDirectory(Protocol):
+    # Set when the camera list changed between two calls of `cameras()`, so the lease
+    # loop can act before its next tick; the loop clears it.
+    changed: asyncio.Event
+
     async def cameras(self) -> list[CameraSource]:
         """Every camera stream that should be recorded (URLs with credentials)."""
         ...
@@ -34,6 +43,7 @@ class StaticDirectory:
 
     def __init__(self, sources: list[CameraSource]) -> None:
         self.sources = sources
+        self.changed = asyncio.Event()
         self.reports: dict[str, StreamHealth] = {}
 
     async def cameras(self) -> list[CameraSource]:
@@ -41,6 +51,12 @@ class StaticDirectory:
 
     async def report_health(self, reports: Sequence[tuple[str, StreamHealth]]) -> None:
         self.reports.update(reports)
+
+
+def _watch_request(revision: int) -> Any:
+    from rtcc.registry.v1 import registry_pb2
+
+    return registry_pb2.WatchCamerasRequest(start_revision=revision)
 
 
 def with_credentials(url: str, username: str, password: str) -> str:
@@ -56,12 +72,26 @@ def with_credentials(url: str, username: str, password: str) -> str:
 
 
 class RegistryDirectory:
-    """Cameras from `RegistryService.ListCameras` + `GetCameraStreamCredentials`."""
+    """Cameras from the registry: a full `ListCameras` (+ `GetCameraStreamCredentials`),
+    then `WatchCameras` from the listing's revision to follow every change.
 
-    def __init__(self, channel: Callable[[], grpc.aio.Channel]) -> None:
+    `watch()` (the follower, run by the service) lists in full, follows the changes,
+    and lists in full again every `resync_s` as a safety net (or at once when the
+    stream breaks). While it is not following, `cameras()` lists in full on every
+    call, as a poll, so a registry without a working watch still works.
+    """
+
+    def __init__(self, channel: Callable[[], grpc.aio.Channel], *, resync_s: float = 300.0) -> None:
         # A factory: the registry's address may be unknown (Unavailable) until it is.
         self._channel = channel
         self._urls: dict[tuple[str, str], tuple[str, str]] = {}  # (id, etag) -> main, sub
+        self.resync_s = resync_s
+        self._known: dict[str, CameraSource] | None = None
+        self._revision = 0
+        self.following = False  # a WatchCameras stream is open and the cache is current
+        self.full_lists = 0  # how many full listings were made (a measure of registry load)
+        self.changes_applied = 0
+        self.changed = asyncio.Event()
 
     @property
     def _stub(self) -> Any:
@@ -70,30 +100,97 @@ class RegistryDirectory:
         return registry_pb2_grpc.RegistryServiceStub(self._channel())
 
     async def cameras(self) -> list[CameraSource]:
+        if self._known is None or not self.following:
+            await self._resync()
+        assert self._known is not None
+        return list(self._known.values())
+
+    async def watch(self, stop: asyncio.Event, *, retry_s: float = 3.0) -> None:
+        """Follow the registry's changes until `stop` (owned by the service)."""
+        while not stop.is_set():
+            call: Any = None
+            try:
+                await self._resync()
+                call = self._stub.WatchCameras(_watch_request(self._revision))
+                self.following = True
+                async with asyncio.timeout(self.resync_s):
+                    async for change in call:
+                        await self._apply(change)
+                raise ConnectionError("the registry ended the watch")
+            except TimeoutError:
+                continue  # the periodic full resync
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # registry away: tick-time listing takes over
+                self.following = False
+                log.warning("camera_watch_failed", error=str(exc))
+                try:
+                    await asyncio.wait_for(stop.wait(), retry_s)
+                except TimeoutError:
+                    pass
+            finally:
+                self.following = False
+                if call is not None:
+                    call.cancel()
+
+    async def _apply(self, change: Any) -> None:
         from rtcc.registry.v1 import registry_pb2
 
-        sources: list[CameraSource] = []
-        token = ""
+        kind = change.type
+        self._revision = max(self._revision, change.revision)
+        if self._known is None or kind in (
+            registry_pb2.CAMERA_CHANGE_TYPE_HEALTH_CHANGED,  # our own reports, mostly
+            registry_pb2.CAMERA_CHANGE_TYPE_ACCESS_CHANGED,  # ingest sees every camera
+        ):
+            return
+        self.changes_applied += 1
+        self.changed.set()
+        if kind == registry_pb2.CAMERA_CHANGE_TYPE_DELETED or not change.HasField("camera"):
+            self._known.pop(change.camera_id, None)
+            return
+        source = await self._source(change.camera)
+        if source is None:
+            self._known.pop(change.camera_id, None)
+        else:
+            self._known[change.camera_id] = source
+
+    async def _resync(self) -> None:
+        from rtcc.registry.v1 import registry_pb2
+
+        known: dict[str, CameraSource] = {}
+        token, revision = "", None
         while True:
             page = await self._stub.ListCameras(
                 registry_pb2.ListCamerasRequest(page_size=1000, page_token=token), timeout=10
             )
+            # The first page's revision: a change made while paging is replayed.
+            revision = page.revision if revision is None else revision
             for camera in page.cameras:
-                mode = camera.recording_policy.mode
-                if mode == registry_pb2.RECORDING_MODE_OFF or not camera.streams.main_url:
-                    continue
-                main_url, sub_url = await self._urls_of(camera.id, camera.etag)
-                sources.append(
-                    CameraSource(
-                        camera.id,
-                        main_url,
-                        retention_days=camera.recording_policy.retention_days,
-                        sub_url=sub_url,
-                    )
-                )
+                source = await self._source(camera)
+                if source is not None:
+                    known[camera.id] = source
             token = page.next_page_token
             if not token:
-                return sources
+                break
+        self._known, self._revision = known, revision or 0
+        self.full_lists += 1
+
+    async def _source(self, camera: Any) -> CameraSource | None:
+        """What to record of a camera, or None when it is not to be recorded."""
+        from rtcc.registry.v1 import registry_pb2
+
+        mode = camera.recording_policy.mode
+        if mode == registry_pb2.RECORDING_MODE_OFF or not camera.streams.main_url:
+            return None
+        main_url, sub_url = await self._urls_of(camera.id, camera.etag)
+        return CameraSource(
+            camera.id,
+            main_url,
+            retention_days=camera.recording_policy.retention_days,
+            sub_url=sub_url,
+            event_only=mode == registry_pb2.RECORDING_MODE_EVENT_ONLY,
+            transport="udp" if UDP_TAG in camera.tags else "",
+        )
 
     async def _urls_of(self, camera_id: str, etag: str) -> tuple[str, str]:
         from rtcc.registry.v1 import registry_pb2

@@ -12,6 +12,8 @@ import structlog
 
 from rtcc.backends.bus import EventBus
 from rtcc.backends.objectstore import ObjectStore
+from rtcc.ingest.event_feed import follow_events
+from rtcc.ingest.event_windows import EventRollSettings, EventWindows
 from rtcc.ingest.segment import MAIN, SUB
 from rtcc.ingest.session import CameraSession, CameraSource, SessionSettings
 from rtcc.ingest.spool import Spool, SpooledSegment
@@ -33,17 +35,25 @@ class Recorder:
         bus: EventBus,
         *,
         settings: SessionSettings | None = None,
+        event_roll: EventRollSettings | None = None,
     ) -> None:
-        self.spool = spool
+        self.spool, self.bus = spool, bus
+        self.windows = EventWindows(event_roll or EventRollSettings())
         self.settings = settings or SessionSettings()
         self.sessions: dict[tuple[str, int], CameraSession] = {}
         self._retention: dict[str, int] = {}
         self.uploader = Uploader(
-            spool, objects, index, bus, retention_days=lambda c: self._retention.get(c, 0)
+            spool,
+            objects,
+            index,
+            bus,
+            retention_days=lambda c: self._retention.get(c, 0),
+            windows=self.windows,
         )
         self.substreams = SubStreams(spool, self.settings)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._events: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
@@ -53,6 +63,11 @@ class Recorder:
         if dropped:
             log.warning("spool_partials_discarded", count=dropped)
         self._task = asyncio.create_task(self.uploader.run(self._stop), name="ingest-uploader")
+        # Event-only cameras: an event's window decides which spooled segments are kept.
+        self._events = asyncio.create_task(
+            follow_events(self.bus, self.windows, self.uploader.wake, self._stop),
+            name="ingest-event-windows",
+        )
 
     async def ensure(self, sources: list[CameraSource]) -> None:
         """Record exactly `sources`: start new sessions, stop the others."""
@@ -117,5 +132,8 @@ class Recorder:
         except TimeoutError:
             log.warning("spool_left_for_next_start")
         self._stop.set()
+        if self._events is not None:
+            self._events.cancel()
+            await asyncio.gather(self._events, return_exceptions=True)
         if self._task is not None:
             await self._task

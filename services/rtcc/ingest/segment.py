@@ -31,6 +31,8 @@ class ClosedSegment:
     frames: int
     # True when the recording broke (reconnect, clock jump) just before this segment.
     discontinuity: bool
+    # Recorded under an event-only policy: stored only if an analytics event claims it.
+    event_only: bool = False
 
     @property
     def object_key(self) -> str:

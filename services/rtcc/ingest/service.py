@@ -201,5 +201,6 @@ async def setup(runtime: Runtime, server: grpc.aio.Server) -> list[str]:
     )
     stop = asyncio.Event()  # runtime.close() cancels the loops; each cleans up on the way out
     runtime.spawn(worker.run(stop), name="ingest-lease-loop")
+    runtime.spawn(directory.watch(stop), name="ingest-camera-watch")
     runtime.spawn(retention_loop(ctx.retention, stop, RETENTION_EVERY_S), name="ingest-retention")
     return [SERVICE_NAME]

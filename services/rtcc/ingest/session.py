@@ -30,6 +30,7 @@ from rtcc.ingest.frames import FrameFanout
 from rtcc.ingest.health import HealthTracker, StreamHealth
 from rtcc.ingest.segment import MAIN, epoch_ms, should_cut
 from rtcc.ingest.spool import Spool, SpooledSegment
+from rtcc.ingest.transport import split_transport
 from rtcc.ingest.writer import SegmentWriter
 
 log = structlog.get_logger("rtcc.ingest.session")
@@ -50,6 +51,11 @@ class CameraSource:
     record: bool = True
     # The camera's sub stream (with credentials), opened on demand for live viewers.
     sub_url: str = ""
+    # RECORDING_MODE_EVENT_ONLY: segments are kept only around analytics events.
+    event_only: bool = False
+    # RTSP lower transport, "tcp" or "udp"; empty: the settings' default. A
+    # `?transport=` hint in the URL wins (see transport.py).
+    transport: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +105,7 @@ class CameraSession:
         self._gap_before = True
         self._tb = 1 / 90000
         self._rng = random.Random()
+        self.transport = ""  # of the current (or last) connection
         self.log = log.bind(camera_id=source.camera_id, stream=source.stream)
 
     def start(self) -> None:
@@ -144,10 +151,17 @@ class CameraSession:
 
     def _connect_and_pump(self) -> bool:
         """Read the stream until it ends or fails; True when media flowed."""
-        options = {"rtsp_transport": self.settings.transport, "analyzeduration": "0"}
-        options["probesize"] = "32"
+        url, transport = split_transport(
+            self.source.url, self.source.transport or self.settings.transport
+        )
+        options = {"rtsp_transport": transport, "analyzeduration": "0", "probesize": "32"}
+        if transport == "udp":
+            # Reorder RTP packets that arrive out of order, and read with a larger
+            # socket buffer so a 1080p keyframe burst is not dropped by the kernel.
+            options |= {"reorder_queue_size": "64", "buffer_size": str(4 << 20)}
         timeouts = (self.settings.open_timeout_s, self.settings.read_timeout_s)
-        container: Any = av.open(self.source.url, options=options, timeout=timeouts)
+        self.transport = transport
+        container: Any = av.open(url, options=options, timeout=timeouts)
         try:
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate or 0
@@ -156,7 +170,7 @@ class CameraSession:
             self.packets.publish_tracks(_track_info(stream, discontinuity=True))
             self.frames.reset()
             self._gap_before = True
-            self.log.info("camera_connected", codec=stream.codec_context.name)
+            self.log.info("camera_connected", codec=stream.codec_context.name, transport=transport)
             return self._pump(container, stream)
         finally:
             container.close()
@@ -264,6 +278,8 @@ class CameraSession:
             return
         try:
             closed = writer.close(end)
+            if self.source.event_only:
+                closed = dataclasses.replace(closed, event_only=True)
             spooled = self.spool.commit(writer.path, closed)
         except (OSError, av.FFmpegError) as exc:
             self._fail_recording(f"closing a segment failed: {exc}")

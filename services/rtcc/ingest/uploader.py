@@ -20,6 +20,7 @@ import structlog
 from rtcc.backends.bus import EventBus
 from rtcc.backends.objectstore import ObjectStore
 from rtcc.core.errors import RtccError
+from rtcc.ingest.event_windows import EventWindows, Verdict
 from rtcc.ingest.segment import BUCKET, CONTENT_TYPE, ClosedSegment
 from rtcc.ingest.spool import Spool, SpooledSegment
 from rtcc.ingest.store import SegmentIndex
@@ -59,10 +60,14 @@ class Uploader:
         retention_days: Callable[[str], int] = lambda _camera: 0,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 10.0,
+        windows: EventWindows | None = None,
     ) -> None:
         self.spool, self.objects, self.index, self.bus = spool, objects, index, bus
         self.retention_days = retention_days
         self.retry_initial_s, self.retry_max_s = retry_initial_s, retry_max_s
+        # Event-only segments are stored when a window claims them, dropped otherwise.
+        self.windows = windows or EventWindows()
+        self.dropped = 0
         self._wake = asyncio.Event()
         self._draining = asyncio.Lock()  # one pass at a time: a segment is stored once
         self._bucket_ready = False
@@ -101,10 +106,22 @@ class Uploader:
     async def _drain(self) -> int:
         pending = await asyncio.to_thread(self.spool.pending)
         stuck: set[tuple[str, int]] = set()
+        waiting: set[tuple[str, int]] = set()
+        now = dt.datetime.now(dt.UTC)
         for item in pending:
             key = (item.segment.camera_id, item.segment.stream)
-            if key in stuck:
+            if key in stuck or key in waiting:
                 continue  # keep this stream's order: retry its oldest first next pass
+            if item.segment.event_only:
+                seg = item.segment
+                verdict = self.windows.verdict(seg.camera_id, seg.start_time, seg.end_time, now)
+                if verdict is Verdict.WAIT:
+                    waiting.add(key)
+                    continue
+                if verdict is Verdict.DROP:
+                    await asyncio.to_thread(self.spool.remove, item)
+                    self.dropped += 1
+                    continue
             try:
                 await self.store(item)
             except (RtccError, OSError) as exc:
@@ -112,6 +129,9 @@ class Uploader:
                 if str(exc) != self.last_error:
                     log.warning("segment_upload_failed", camera_id=key[0], error=str(exc))
                 self.last_error = str(exc)
+        # A window is needed while a segment it may claim is still in the spool.
+        oldest = min((i.segment.start_time for i in pending if i.segment.event_only), default=now)
+        self.windows.prune(min(oldest, now) - dt.timedelta(minutes=5))
         return len(stuck)
 
     async def store(self, item: SpooledSegment) -> None:

@@ -65,12 +65,20 @@ class IngestWorker:
                     self.log.warning("lease_tick_failed", error=str(exc))
                 except Exception:
                     self.log.exception("lease_tick_crashed")
-                try:
-                    await asyncio.wait_for(stop.wait(), self.options.tick_s)
-                except TimeoutError:
-                    pass
+                await self._wait(stop)
         finally:
             await self.shutdown()
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        """Until the next tick, `stop`, or a change of the camera list (acted on at once)."""
+        changed = self.directory.changed
+        waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(changed.wait())}
+        try:
+            await asyncio.wait(waits, timeout=self.options.tick_s, return_when="FIRST_COMPLETED")
+        finally:
+            for waiter in waits:
+                waiter.cancel()
+        changed.clear()
 
     async def tick(self) -> None:
         me, now = self.options.replica_id, _now()

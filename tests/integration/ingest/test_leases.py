@@ -136,3 +136,27 @@ async def test_replicas_share_cameras_and_take_over_a_dead_ones_within_15_s(
 
 async def _noop() -> None:
     return None
+
+
+async def test_a_camera_list_change_is_acted_on_before_the_next_tick(
+    database: Database, tmp_path: Path, wait_for: Any
+) -> None:
+    first, second = (CameraSource(_camera(), "rtsp://127.0.0.1:9/none") for _ in range(2))
+    bus = await open_bus("memory://")
+    worker = _worker(f"w-{uuid.uuid4().hex[:6]}", [first], database, tmp_path, bus)
+    worker.options = WorkerOptions(replica_id=worker.options.replica_id, tick_s=60.0)
+    directory = worker.directory
+    assert isinstance(directory, StaticDirectory)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await wait_for(lambda: first.camera_id in worker.held, within_s=10, what="first tick")
+        directory.sources.append(second)
+        directory.changed.set()  # what RegistryDirectory does on a WatchCameras change
+        await wait_for(
+            lambda: second.camera_id in worker.held, within_s=5, what="the change acted on"
+        )
+    finally:
+        stop.set()
+        await task
+        await bus.close()

@@ -166,6 +166,49 @@ async def test_live_packets_and_frames_come_from_the_one_camera_session(
     frames.cancel()
 
 
+async def test_frames_come_as_jpeg_at_the_requested_quality(running: Any, wait_for: Any) -> None:
+    import cv2
+    import numpy as np
+
+    _p, client, (camera_id,) = running
+
+    async def online() -> bool:
+        try:
+            answer = await client.GetStreamStatus(pb.GetStreamStatusRequest(camera_id=camera_id))
+        except grpc.aio.AioRpcError:
+            return False
+        return answer.status.state == pb.STREAM_STATE_ONLINE
+
+    await wait_for(online, within_s=30, what="the camera online")
+    sizes = {}
+    for quality in (20, 95):
+        call = client.StreamFrames(
+            pb.StreamFramesRequest(
+                camera_id=camera_id, fps=5, max_width=320,
+                pixel_format=pb.PIXEL_FORMAT_JPEG, jpeg_quality=quality,
+            )
+        )  # fmt: skip
+        got = [await call.read() for _ in range(3)]
+        call.cancel()
+        for item in got:
+            assert item.frame.pixel_format == pb.PIXEL_FORMAT_JPEG
+            assert (item.frame.width, item.frame.height) == (320, 180)
+            image = cv2.imdecode(np.frombuffer(item.frame.data, np.uint8), cv2.IMREAD_COLOR)
+            assert image is not None and image.shape == (180, 320, 3)
+        sizes[quality] = sum(len(item.frame.data) for item in got)
+    assert sizes[20] < sizes[95]
+    bad = client.StreamFrames(
+        pb.StreamFramesRequest(
+            camera_id=camera_id, pixel_format=pb.PIXEL_FORMAT_JPEG, jpeg_quality=101
+        )
+    )
+    try:
+        await bad.read()
+        raise AssertionError("jpeg_quality=101 was accepted")
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 async def test_sub_stream_is_connected_on_demand_for_frames(running: Any, wait_for: Any) -> None:
     _p, client, (camera_id,) = running
 
