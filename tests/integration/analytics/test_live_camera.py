@@ -9,7 +9,6 @@ reader is the real RapidOCR, on frames decoded by ingest.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,6 @@ from rtcc.core.auth import PLATFORM_ORG
 from rtcc.core.clients import open_channel
 from rtcc.registry.v1 import registry_pb2, registry_pb2_grpc
 
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 BACKGROUND_BGR = np.array([0x3A, 0x5D, 0x4A], np.int16)  # the scene's 0x4a5d3a
 
 

@@ -10,7 +10,6 @@ on the decoded, compressed video.
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,6 @@ from rtcc.analytics.detectors.plates import PlateDetector
 from rtcc.analytics.events import DetectedEvent
 from rtcc.analytics.records import CLASS_CODES, EVENT_TYPE_CODES
 from rtcc.analytics.rules import Zone
-
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 STEP = 3  # 15 fps rendered, analysed at 5 fps
