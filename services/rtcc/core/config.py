@@ -39,6 +39,24 @@ class AuthSettings(BaseModel):
     service_token_ttl_s: int = Field(default=3600, ge=60)
 
 
+class RegistrySettings(BaseModel):
+    """The registry target's settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Secrets that seal camera stream credentials at rest, newest first: the first seals,
+    # every one opens, so a key is rotated by putting a new one in front (and dropping
+    # the old one once credentials were set again). Empty: derived from auth.jwt_secret.
+    credentials_keys: list[SecretStr] = []
+
+    @field_validator("credentials_keys")
+    @classmethod
+    def _long_enough(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        if any(len(k.get_secret_value()) < 16 for k in keys):
+            raise ValueError("each credentials key needs at least 16 characters")
+        return keys
+
+
 class PeerSettings(BaseModel):
     """Where each target's gRPC API is reached. Empty: this process (``--target=all``)."""
 
@@ -84,6 +102,7 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     auth: AuthSettings = AuthSettings()
     peers: PeerSettings = PeerSettings()
+    registry: RegistrySettings = RegistrySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -41,22 +41,26 @@ class RegistryServicer(
         self.ctx = ctx
 
 
-def credentials_secret(runtime: Runtime) -> bytes:
-    """The secret stream credentials are sealed under: the platform's signing secret.
+def credentials_secrets(runtime: Runtime) -> list[bytes]:
+    """The secrets stream credentials are sealed under, newest first.
 
-    Rotating ``auth.jwt_secret`` therefore makes stored credentials unreadable (ingest
-    gets FAILED_PRECONDITION saying so) until they are set again.
+    ``registry.credentials_keys`` when set (rotate by putting a new key in front);
+    otherwise the platform's signing secret, so rotating ``auth.jwt_secret`` alone makes
+    stored credentials unreadable (ingest gets FAILED_PRECONDITION saying so).
     """
+    keys = [k.get_secret_value().encode() for k in runtime.settings.registry.credentials_keys]
+    if keys:
+        return keys
     secret = runtime.signing_key or runtime.settings.auth.jwt_secret.get_secret_value().encode()
     if len(secret) < 16:  # only in hand-built runtimes; never with a real server
         secret = hashlib.sha256(b"rtcc-registry" + secret).digest()
-    return secret
+    return [secret]
 
 
 def build_context(runtime: Runtime) -> RegistryContext:
     feed = ChangeFeed(runtime.db, notify=worker.bus_notifier(runtime.bus))
     return RegistryContext(
-        runtime.db, feed, CameraStore(CredentialBox(credentials_secret(runtime)))
+        runtime.db, feed, CameraStore(CredentialBox(*credentials_secrets(runtime)))
     )
 
 

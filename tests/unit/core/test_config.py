@@ -84,3 +84,19 @@ def test_cli_rejects_unknown_target(
     monkeypatch.setenv("RTCC_DATA_DIR", str(tmp_path))
     assert main(["serve", "--target", "regsitry"]) == 2
     assert "unknown target" in capsys.readouterr().err
+
+
+def test_credentials_keys_come_from_a_json_list_and_never_print(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "RTCC_REGISTRY__CREDENTIALS_KEYS", '["new-key-0123456789", "old-key-0123456789"]'
+    )
+    settings = Settings()
+    keys = [k.get_secret_value() for k in settings.registry.credentials_keys]
+    assert keys == ["new-key-0123456789", "old-key-0123456789"]
+    assert "new-key" not in repr(settings)
+    monkeypatch.setenv("RTCC_REGISTRY__CREDENTIALS_KEYS", '["short"]')
+    with pytest.raises(ValidationError) as err:
+        Settings()
+    assert "RTCC_REGISTRY__CREDENTIALS_KEYS" in _explain(err.value)

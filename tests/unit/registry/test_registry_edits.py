@@ -67,3 +67,14 @@ def test_sealed_credentials_open_only_with_the_same_secret() -> None:
 def test_credentials_never_print_their_password() -> None:
     text = repr(Credentials("admin", "hunter2")) + repr(CredentialBox(b"0123456789abcdef"))
     assert "hunter2" not in text and "0123456789abcdef" not in text
+
+
+def test_rotated_credentials_key_still_opens_credentials_sealed_with_the_old_one() -> None:
+    old = CredentialBox(b"the old key, long enough")
+    token = old.seal(Credentials("viewer", "pw"))
+    rotated = CredentialBox(b"the new key, long enough", b"the old key, long enough")
+    assert rotated.open(token) == Credentials("viewer", "pw")
+    resealed = rotated.seal(Credentials("viewer", "pw"))
+    assert CredentialBox(b"the new key, long enough").open(resealed).username == "viewer"
+    with pytest.raises(FailedPrecondition):
+        old.open(resealed)
