@@ -105,6 +105,15 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
+def _restore(token: Any) -> None:
+    try:
+        reset_current_principal(token)
+    except ValueError:
+        # A stream abandoned by its client is finalised from another context; the
+        # call's own context (one task per RPC) ends with it, so nothing leaks.
+        pass
+
+
 class _Call:
     """Wraps one method's behaviour with the cross-cutting concerns."""
 
@@ -168,7 +177,7 @@ class _Call:
                 raise  # unreachable: abort raises
             finally:
                 if token is not None:
-                    reset_current_principal(token)
+                    _restore(token)
                 self._owner._metrics.seconds.labels(self._method).observe(
                     time.perf_counter() - started
                 )
@@ -192,7 +201,7 @@ class _Call:
                 await self._fail(context, exc, request_id)
             finally:
                 if token is not None:
-                    reset_current_principal(token)
+                    _restore(token)
                 self._owner._metrics.seconds.labels(self._method).observe(
                     time.perf_counter() - started
                 )
