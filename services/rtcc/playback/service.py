@@ -65,18 +65,15 @@ async def setup(runtime: Runtime, server: grpc.aio.Server) -> list[str]:
     ingest = ingest_pb2_grpc.IngestServiceStub(runtime.channel("ingest", as_service="playback"))
     registry = RegistryAccess(runtime.channel("registry", as_service="playback"))
 
-    def bearer() -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {runtime.service_token('playback')}"),)
-
     def live_source(key: str) -> SourceFactory:
         camera_id, _, stream = key.partition("/")
-        return lambda: IngestPacketSource(ingest, camera_id, int(stream or 0), bearer)
+        return lambda: IngestPacketSource(ingest, camera_id, int(stream or 0))
 
     hub = RelayHub(live_source)
     sessions = SessionManager(
         access=registry,
         hub=hub,
-        recordings=IngestRecordings(ingest, bearer),
+        recordings=IngestRecordings(ingest),
         audit=_audit_writer(runtime),
         verify=runtime.authority.verify,
     )
