@@ -3,7 +3,8 @@
 # that finds everything in place does nothing and takes well under a second).
 #
 #   infra/install.sh            everything: runtime packages, real backends, test browser,
-#                               and the Go-built tools (minio, helm, buf)
+#                               the Go-built tools (minio, helm, buf) and the sign-in
+#                               tests' OIDC provider (npm, into $RTCC_TOOLS/oidc)
 #   infra/install.sh --runtime  only what `rtcc serve` needs with embedded backends
 #
 # Debian packages need root: as another user the apt steps go through sudo. The Go
@@ -14,6 +15,8 @@ set -euo pipefail
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 HELM_VERSION="v3.22.0"
 BUF_VERSION="v1.75.0"
+# The OpenID Connect provider of the sign-in tests (infra/oidc/), from npm.
+OIDC_PROVIDER_VERSION="$(sed -n 's/.*"oidc-provider": "\(.*\)".*/\1/p' "$(dirname "$0")/oidc/package.json")"
 
 RUNTIME_PACKAGES=(
   ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
@@ -33,7 +36,7 @@ runtime_only=false
 for arg in "$@"; do
   case "$arg" in
     --runtime) runtime_only=true ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$arg' (see --help)" ;;
   esac
 done
@@ -104,4 +107,25 @@ install_packages "${RUNTIME_PACKAGES[@]}" "${DEVELOPMENT_PACKAGES[@]}"
 go_tool minio "github.com/minio/minio@$MINIO_VERSION" github.com/minio/minio
 go_tool helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" helm.sh/helm/v3
 go_tool buf "github.com/bufbuild/buf/cmd/buf@$BUF_VERSION" github.com/bufbuild/buf
+# mailpit: the SMTP server (with an HTTP API to read messages) alerting's e-mail tests use.
+go_tool mailpit "github.com/axllent/mailpit@v1.33.1" github.com/axllent/mailpit
+# oidc_provider: install infra/oidc/package.json into $RTCC_TOOLS/oidc (outside the repo)
+# unless that exact version of oidc-provider is already there.
+oidc_provider() {
+  local dest="$RTCC_TOOLS/oidc" have=""
+  if [ -f "$dest/node_modules/oidc-provider/package.json" ]; then
+    have="$(sed -n 's/^ *"version": "\(.*\)".*/\1/p' "$dest/node_modules/oidc-provider/package.json" | head -1)"
+  fi
+  if [ "$have" = "$OIDC_PROVIDER_VERSION" ]; then
+    say "oidc-provider $OIDC_PROVIDER_VERSION: present in $dest"
+    return
+  fi
+  command -v npm >/dev/null 2>&1 || die "the sign-in tests' OIDC provider needs Node.js >= 20 and npm (apt-get install nodejs npm)"
+  say "oidc-provider $OIDC_PROVIDER_VERSION: installing into $dest"
+  mkdir -p "$dest"
+  cp "$(dirname "$0")/oidc/package.json" "$dest/package.json"
+  npm install --prefix "$dest" --no-audit --no-fund --silent
+}
+
+oidc_provider
 say "done; tools in $BIN"

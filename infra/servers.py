@@ -1,4 +1,4 @@
-"""Start the real backends — PostgreSQL, MinIO, NATS JetStream — on this machine.
+"""Start the real backends — PostgreSQL, MinIO, NATS JetStream, an OIDC provider — here.
 
 Each server runs on 127.0.0.1, on a free port, with its data in a fresh temporary
 directory that is removed when it stops. Readiness is polled (pg_isready, MinIO's and
@@ -306,6 +306,62 @@ def start_nats() -> RunningServer:
     return _register(server)
 
 
+def start_mailpit() -> RunningServer:
+    """mailpit: an SMTP server keeping messages in memory, readable through its HTTP API.
+
+    URL `smtp://127.0.0.1:SMTP_PORT?http=http://127.0.0.1:HTTP_PORT` (the `http` query
+    parameter is the API base, e.g. `GET {http}/api/v1/messages`)."""
+    binary = tools_dir() / "bin" / "mailpit"
+    if not binary.exists():
+        found = shutil.which("mailpit")
+        if not found:
+            raise ServerError(f"mailpit is not installed (looked for {binary}); {INSTALL_HINT}")
+        binary = Path(found)
+    workdir = Path(tempfile.mkdtemp(prefix="rtcc-mailpit-"))
+    smtp, http = free_port(), free_port()
+    process, log = _launch(
+        "mailpit",
+        [
+            str(binary), "--smtp", f"127.0.0.1:{smtp}", "--listen", f"127.0.0.1:{http}",
+            "--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--disable-version-check",
+        ],
+        workdir=workdir,
+    )  # fmt: skip
+    api = f"http://127.0.0.1:{http}"
+    server = RunningServer("mailpit", f"smtp://127.0.0.1:{smtp}?http={api}", process, workdir, log)
+    _guarded_wait(server, lambda: _http_ok(f"{api}/livez"))
+    return _register(server)
+
+
+OIDC_DIR = Path(__file__).resolve().parent / "oidc"
+
+
+def start_oidc() -> RunningServer:
+    """oidc-provider (npm) with infra/oidc/users.json; URL = its issuer `http://…`.
+
+    Its test users, clients and the API audience are in users.json; clients may also
+    be registered at run time (POST {issuer}/reg)."""
+    modules = tools_dir() / "oidc" / "node_modules"
+    node = shutil.which("node")
+    if node is None or not (modules / "oidc-provider").is_dir():
+        raise ServerError(f"oidc-provider is not installed (looked in {modules}); {INSTALL_HINT}")
+    workdir = Path(tempfile.mkdtemp(prefix="rtcc-oidc-"))
+    # Node resolves packages next to the script: run a copy beside a link to the cache.
+    shutil.copy(OIDC_DIR / "provider.mjs", workdir / "provider.mjs")
+    (workdir / "node_modules").symlink_to(modules)
+    port = free_port()
+    process, log = _launch(
+        "oidc",
+        [node, str(workdir / "provider.mjs"), "--port", str(port),
+         "--config", str(OIDC_DIR / "users.json")],
+        workdir=workdir,
+    )  # fmt: skip
+    issuer = f"http://127.0.0.1:{port}"
+    server = RunningServer("oidc", issuer, process, workdir, log)
+    _guarded_wait(server, lambda: _http_ok(f"{issuer}/.well-known/openid-configuration"))
+    return _register(server)
+
+
 def _guarded_wait(server: RunningServer, ready: Callable[[], bool]) -> None:
     try:
         _wait_ready(server.name, server.process, server.log, ready)
@@ -318,6 +374,8 @@ STARTERS: dict[str, Callable[[], RunningServer]] = {
     "postgres": start_postgres,
     "minio": start_minio,
     "nats": start_nats,
+    "oidc": start_oidc,
+    "mailpit": start_mailpit,
 }
 
 

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 import asyncpg
 import pytest
@@ -69,6 +70,31 @@ def minio_url() -> Iterator[str]:
 def nats_url() -> Iterator[str]:
     """`nats://127.0.0.1:PORT` of a nats-server with JetStream."""
     yield from _serve("nats")
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[str]:
+    """Issuer URL `http://127.0.0.1:PORT` of a real OpenID Connect provider (npm
+    oidc-provider) with the users, clients and audience of infra/oidc/users.json."""
+    yield from _serve("oidc")
+
+
+class Mailpit(NamedTuple):
+    """A running mailpit: send mail to smtp_host:smtp_port, read it at api_url."""
+
+    smtp_host: str
+    smtp_port: int
+    # Base of the HTTP API: `GET {api_url}/api/v1/messages`, `DELETE` the same to empty it.
+    api_url: str
+
+
+@pytest.fixture(scope="session")
+def mailpit() -> Iterator[Mailpit]:
+    """A real SMTP server (mailpit) with an HTTP API to read what it received."""
+    for url in _serve("mailpit"):
+        address, _, api = url.removeprefix("smtp://").partition("?http=")
+        host, _, port = address.rpartition(":")
+        yield Mailpit(host, int(port), api)
 
 
 def _unique(prefix: str) -> str:

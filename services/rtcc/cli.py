@@ -8,6 +8,7 @@ import asyncio
 import importlib
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -18,11 +19,11 @@ from pydantic import ValidationError
 from rtcc.core.auth import PLATFORM_ORG, ROLES, TokenAuthority
 from rtcc.core.config import Settings, load_settings
 from rtcc.core.errors import RtccError
-from rtcc.core.logging import configure_logging, get_logger
+from rtcc.core.logging import configure_logging, get_logger, mask_url
 from rtcc.core.targets import expand
 
 # Modules that add admin sub-commands: each exposes add_commands(subparsers).
-COMMAND_MODULES = ("rtcc.registry.cli", "rtcc.sim.cli")
+COMMAND_MODULES = ("rtcc.registry.cli", "rtcc.sim.cli", "rtcc.evidence.cli", "rtcc.capacity.cli")
 
 
 def _explain(error: ValidationError) -> str:
@@ -77,12 +78,17 @@ async def _announce_all_in_one(args: argparse.Namespace, settings: Settings, pla
         simulator = await start_demo(
             platform.grpc_address, admin, args.demo_cameras, settings.data_dir / "sim"
         )
+        from rtcc.alerting.demo import start_demo_feed
+
+        # A simulated gunshot and CAD incident every 3 minutes (the first at once), and
+        # a hot list of plates the demo cameras show: alerts without typing anything.
+        start_demo_feed(platform.runtime, organization_id=DEMO_ORG_ID, every_s=180)
         operator = authority.mint(
             subject="demo-operator", org_id=DEMO_ORG_ID, roles=["operator", "investigator"], ttl=day
         )
         lines = [
-            f"  demo     {len(simulator.cameras)} simulated cameras recording, owned by "
-            f"{DEMO_ORG_ID}",
+            f"  demo     {len(simulator.cameras)} simulated cameras recording, analysed "
+            f"(people, vehicles, plates, faces) and alerting, owned by {DEMO_ORG_ID}",
             f"  operator token (24 h, sign in to the console with it):\n{operator}",
         ]
     http = platform.http.port if platform.http else 0
@@ -124,15 +130,30 @@ def _token(args: argparse.Namespace) -> int:
 
 
 async def _health(args: argparse.Namespace) -> int:
+    import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     from rtcc.core.clients import open_channel
 
-    async with open_channel(args.address) as channel:
+    tls = _settings(args).tls
+    overrides = {
+        "ca_file": args.tls_ca,
+        "client_cert_file": args.tls_cert,
+        "client_key_file": args.tls_key,
+        "server_name": args.tls_server_name,
+    }
+    chosen = {k: v for k, v in overrides.items() if v is not None}
+    if chosen:
+        tls = type(tls).model_validate({**tls.model_dump(), **chosen})
+    async with open_channel(args.address, tls=tls) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
-        response = await stub.Check(
-            health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout
-        )
+        try:
+            response = await stub.Check(
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            print(f"error: {exc.code().name}: {mask_url(exc.details() or '')}", file=sys.stderr)
+            return 1
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
     print(status)
     return 0 if response.status == health_pb2.HealthCheckResponse.SERVING else 1
@@ -165,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--address", default="127.0.0.1:50051")
     health.add_argument("--service", default="")
     health.add_argument("--timeout", type=float, default=5)
+    # TLS defaults come from the settings (RTCC_TLS__CA_FILE, ...), as in the server's pod.
+    health.add_argument("--tls-ca", type=Path, help="CA bundle: check over TLS")
+    health.add_argument("--tls-cert", type=Path, help="client certificate (mTLS)")
+    health.add_argument("--tls-key", type=Path, help="client certificate's key (mTLS)")
+    health.add_argument("--tls-server-name", help="name expected in the server's certificate")
     health.set_defaults(run=_health, is_async=True)
 
     for name in COMMAND_MODULES:
@@ -184,21 +210,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.is_async:
             return int(asyncio.run(args.run(args)))
         return int(args.run(args))
+    # Every message printed here goes through mask_url: errors may quote a URL with
+    # its password (a database, object store or bus URL as given).
     except ValidationError as exc:
-        print(_explain(exc), file=sys.stderr)
+        print(mask_url(_explain(exc)), file=sys.stderr)
         return 2
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {mask_url(str(exc))}", file=sys.stderr)
         return 2
     except RtccError as exc:
         get_logger().error("startup_failed", reason=exc.message)
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {mask_url(exc.message)}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {mask_url(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: show the traceback, without passwords
+        trace = "".join(traceback.format_exception(exc))
+        print(mask_url(trace), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -39,9 +39,27 @@ class Rendered:
         assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
         return matches[0]
 
+    def workloads(self) -> list[Obj]:
+        """The Deployments, and the StatefulSets of targets (ingest): not the bundled
+        backends' StatefulSets."""
+
+        def serves(obj: Obj) -> bool:
+            containers = obj["spec"]["template"]["spec"]["containers"]
+            return bool(containers[0].get("args", [None])[0] == "serve")
+
+        return self.of_kind("Deployment") + [o for o in self.of_kind("StatefulSet") if serves(o)]
+
+    def headless_services(self) -> list[Obj]:
+        return [o for o in self.of_kind("Service") if o["spec"].get("clusterIP") == "None"]
+
     def by_component(self, kind: str) -> dict[str, Obj]:
+        """One object of `kind` per component ("workload": Deployment or StatefulSet;
+        "Service": the load-balanced one, not the per-pod headless Service)."""
         found: dict[str, Obj] = {}
-        for obj in self.of_kind(kind):
+        objects = self.workloads() if kind == "workload" else self.of_kind(kind)
+        if kind == "Service":
+            objects = [o for o in objects if o not in self.headless_services()]
+        for obj in objects:
             component = obj["metadata"]["labels"]["app.kubernetes.io/component"]
             assert component not in found, f"two {kind}s for {component}"
             found[component] = obj

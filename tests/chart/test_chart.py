@@ -81,7 +81,7 @@ def test_every_object_is_namespaced_to_the_release(chart: Chart, rendered: Rende
 def test_each_target_has_one_deployment_service_pdb_and_network_policy(
     rendered: Rendered,
 ) -> None:
-    for kind in ("Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"):
+    for kind in ("workload", "Service", "PodDisruptionBudget", "NetworkPolicy"):
         components = set(rendered.by_component(kind)) - {"postgresql", "minio", "nats"}
         assert components == set(TARGETS), kind
 
@@ -95,7 +95,7 @@ def test_only_ingest_analytics_and_playback_may_autoscale(
     }
     assert set(hpas) == enabled
     assert set(hpas) <= SCALABLE_TARGETS
-    deployments = rendered.by_component("Deployment")
+    deployments = rendered.by_component("workload")
     for target, hpa in hpas.items():
         assert hpa["spec"]["scaleTargetRef"]["name"] == deployments[target]["metadata"]["name"]
         # Helm must not reset the replica count the HPA chose on every upgrade.
@@ -108,7 +108,7 @@ def test_production_autoscales_all_three_scalable_targets(chart: Chart) -> None:
 
 
 def test_every_deployment_serves_its_target_with_grpc_probes(rendered: Rendered) -> None:
-    for target, deployment in rendered.by_component("Deployment").items():
+    for target, deployment in rendered.by_component("workload").items():
         c = container(deployment)
         assert c["args"] == ["serve", f"--target={target}"]
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
@@ -120,7 +120,7 @@ def test_every_deployment_serves_its_target_with_grpc_probes(rendered: Rendered)
 
 
 def test_every_deployment_rolls_when_configuration_changes(rendered: Rendered) -> None:
-    for deployment in rendered.of_kind("Deployment"):
+    for deployment in rendered.workloads():
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         assert re.fullmatch(r"[0-9a-f]{64}", annotations["checksum/config"])
         assert re.fullmatch(r"[0-9a-f]{64}", annotations["checksum/secret"])
@@ -130,7 +130,7 @@ def test_checksums_follow_config_and_credentials_only(chart: Chart) -> None:
     def checksums(*sets: str) -> tuple[str, str]:
         rendered = chart.render([chart.scenario("default-values")], list(sets))
         annotations = [
-            d["spec"]["template"]["metadata"]["annotations"] for d in rendered.of_kind("Deployment")
+            d["spec"]["template"]["metadata"]["annotations"] for d in rendered.workloads()
         ]
         pairs = {(a["checksum/config"], a["checksum/secret"]) for a in annotations}
         assert len(pairs) == 1, "every target hashes the same configuration"
@@ -166,7 +166,7 @@ def test_config_map_holds_no_credential_names(rendered: Rendered) -> None:
 
 
 def test_backend_urls_are_built_from_earlier_secret_variables(rendered: Rendered) -> None:
-    for deployment in rendered.of_kind("Deployment"):
+    for deployment in rendered.workloads():
         env = container(deployment)["env"]
         defined: set[str] = set()
         for var in env:
@@ -211,13 +211,15 @@ def test_selectors_pick_exactly_their_targets_pods(rendered: Rendered) -> None:
         [(o, o["spec"]["selector"]) for o in rendered.of_kind("Service")]
         + [
             (o, o["spec"]["selector"]["matchLabels"])
-            for o in rendered.of_kind("Deployment") + rendered.of_kind("PodDisruptionBudget")
+            for o in rendered.workloads() + rendered.of_kind("PodDisruptionBudget")
         ]
         + [(o, o["spec"]["podSelector"]["matchLabels"]) for o in rendered.of_kind("NetworkPolicy")]
     )
     for obj, selector in selectors:
         picked = [name for name, labels in pods.items() if selects(selector, labels)]
-        assert picked == [obj["metadata"]["name"]], f"{obj['kind']}/{obj['metadata']['name']}"
+        # A headless Service (rtcc-ingest-headless) picks the pods of its workload.
+        expected = obj["metadata"]["name"].removesuffix("-headless")
+        assert picked == [expected], f"{obj['kind']}/{obj['metadata']['name']}"
 
 
 def test_targets_reach_each_other_through_their_services(rendered: Rendered) -> None:
@@ -228,7 +230,7 @@ def test_targets_reach_each_other_through_their_services(rendered: Rendered) -> 
         service = services[target]
         assert host == service["metadata"]["name"]
         assert [p["port"] for p in service["spec"]["ports"] if p["name"] == "grpc"] == [int(port)]
-    for deployment in rendered.of_kind("Deployment"):
+    for deployment in rendered.workloads():
         refs = container(deployment)["envFrom"]
         assert {"configMapRef": {"name": config_map["metadata"]["name"]}} in refs
 
@@ -248,7 +250,7 @@ def test_helm_test_pod_checks_every_targets_grpc_health(rendered: Rendered) -> N
 def test_default_image_is_the_release_of_the_charts_app_version(chart: Chart) -> None:
     app_version = yaml.safe_load((chart.path / "Chart.yaml").read_text())["appVersion"]
     rendered = chart.render([chart.scenario("default-values")])
-    for deployment in rendered.of_kind("Deployment"):
+    for deployment in rendered.workloads():
         assert container(deployment)["image"] == f"ghcr.io/openrtcc/rtcc:{app_version}"
 
 
@@ -257,14 +259,15 @@ def test_production_takes_every_credential_from_existing_secrets(chart: Chart) -
     values = yaml.safe_load(path.read_text())
     rendered = chart.render([path])
     assert rendered.of_kind("Secret") == []
-    assert rendered.of_kind("StatefulSet") == []
+    bundled = [o for o in rendered.of_kind("StatefulSet") if o not in rendered.workloads()]
+    assert bundled == [], "no bundled backend (ingest's own StatefulSet aside)"
     expected = {
         "RTCC_AUTH__JWT_SECRET": (values["auth"]["existingSecret"], "jwt-secret"),
         "RTCC_DATABASE_PASSWORD": (values["externalDatabase"]["existingSecret"], "password"),
         "RTCC_S3_ACCESS_KEY_ID": (values["externalS3"]["existingSecret"], "access-key-id"),
         "RTCC_S3_SECRET_ACCESS_KEY": (values["externalS3"]["existingSecret"], "secret-access-key"),
     }
-    for deployment in rendered.of_kind("Deployment"):
+    for deployment in rendered.workloads():
         env = env_of(deployment)
         for name, (secret, key) in expected.items():
             assert env[name]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": key}
@@ -278,7 +281,8 @@ def test_production_takes_every_credential_from_existing_secrets(chart: Chart) -
 
 def test_trial_brings_up_bundled_backends_and_points_the_targets_at_them(chart: Chart) -> None:
     rendered = chart.render([chart.scenario("trial-values")])
-    assert set(rendered.by_component("StatefulSet")) == {"postgresql", "minio", "nats"}
+    bundled = set(rendered.by_component("StatefulSet")) - {"ingest"}
+    assert bundled == {"postgresql", "minio", "nats"}
     services = {s["metadata"]["name"]: s for s in rendered.of_kind("Service")}
     ports = {name: {p["port"] for p in s["spec"]["ports"]} for name, s in services.items()}
     assert 5432 in ports["rtcc-postgresql"]
@@ -316,7 +320,7 @@ def test_optional_objects_can_each_be_switched_off(chart: Chart) -> None:
     for kind in ("ServiceAccount", "NetworkPolicy", "Pod"):
         assert rendered.of_kind(kind) == [], kind
     assert "registry" not in rendered.by_component("PodDisruptionBudget")
-    for deployment in rendered.of_kind("Deployment"):
+    for deployment in rendered.workloads():
         spec = deployment["spec"]["template"]["spec"]
         assert spec["serviceAccountName"] == "default"
         assert (

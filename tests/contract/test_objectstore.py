@@ -130,6 +130,32 @@ async def test_invalid_names_and_metadata_are_refused(object_store: ObjectStore)
         await _keys(object_store, bucket, "../")
 
 
+async def test_every_keyed_method_refuses_keys_that_escape_the_bucket(
+    object_store: ObjectStore, tmp_path: Path
+) -> None:
+    """``../`` (and empty or '.' parts) is refused by every method taking a key, before
+    any file or request is touched: reads, ranges, retention and legal holds alike."""
+    bucket = await _bucket(object_store, object_lock=True)
+    until = _now() + dt.timedelta(days=1)
+    for key in ("../escape", "a/../../b", "a//b", "./k", ""):
+        calls = [
+            object_store.get(bucket, key),
+            object_store.get_range(bucket, key, 0, 9),
+            object_store.stat(bucket, key),
+            object_store.delete(bucket, key),
+            object_store.presign_get(bucket, key, dt.timedelta(minutes=1)),
+            object_store.set_retention(bucket, key, "GOVERNANCE", until),
+            object_store.get_retention(bucket, key),
+            object_store.set_legal_hold(bucket, key, True),
+            object_store.get_legal_hold(bucket, key),
+        ]
+        for call in calls:
+            with pytest.raises(InvalidArgument) as refused:
+                await call
+            assert refused.value.field == "key"
+    assert await _keys(object_store, bucket) == []
+
+
 async def test_presigned_link_downloads_and_tampered_or_expired_ones_fail(
     object_store: ObjectStore,
 ) -> None:

@@ -8,8 +8,12 @@ The Deployment of one target: `rtcc serve --target=<target>`.
 {{- $values := index $root.Values $target -}}
 {{- $healthService := index (fromYaml (include "rtcc.targets" $root)) $target -}}
 {{- $autoscaled := and (hasKey $values "autoscaling") $values.autoscaling.enabled -}}
+{{- /* Ingest is a StatefulSet: each pod keeps its spool on its own volume and its
+  name (its replica id in camera leases) across restarts (docs/operations.md). */}}
+{{- $stateful := eq $target "ingest" -}}
+{{- $persistent := and $stateful $values.persistence.enabled -}}
 apiVersion: apps/v1
-kind: Deployment
+kind: {{ ternary "StatefulSet" "Deployment" $stateful }}
 metadata:
   {{- include "rtcc.metadata" . | nindent 2 }}
 spec:
@@ -17,7 +21,14 @@ spec:
   replicas: {{ $values.replicas }}
   {{- end }}
   revisionHistoryLimit: {{ $root.Values.revisionHistoryLimit }}
+  {{- if $stateful }}
+  serviceName: {{ include "rtcc.componentName" . }}-headless
+  # Pods start and stop together: camera leases, not pod order, decide who records.
+  podManagementPolicy: Parallel
+  updateStrategy:
+  {{- else }}
   strategy:
+  {{- end }}
     {{- toYaml $values.updateStrategy | nindent 4 }}
   selector:
     matchLabels:
@@ -96,6 +107,35 @@ spec:
             {{- end }}
           env:
             {{- include "rtcc.backendEnv" $root | nindent 12 }}
+            {{- with (include "rtcc.tls.env" $root) }}
+            {{- . | nindent 12 }}
+            {{- end }}
+            {{- if or $stateful (eq $target "playback") }}
+            - name: POD_NAME
+              valueFrom: {fieldRef: {fieldPath: metadata.name}}
+            - name: POD_IP
+              valueFrom: {fieldRef: {fieldPath: status.podIP}}
+            {{- end }}
+            {{- if $stateful }}
+            # Other replicas reach this one under the headless Service, by pod name, to
+            # relay the live streams of the cameras it records; the pod name is its id.
+            - name: RTCC_INGEST__REPLICA_ID
+              value: "$(POD_NAME)"
+            - name: RTCC_INGEST__ADVERTISE_ADDRESS
+              value: {{ printf "$(POD_NAME).%s-headless.%s.svc:%v" (include "rtcc.componentName" .) (include "rtcc.namespace" $root) $root.Values.config.grpcPort | quote }}
+            {{- end }}
+            {{- if eq $target "playback" }}
+            # Session ids name their pod: any replica forwards a session's calls to it.
+            - name: RTCC_PLAYBACK__ADVERTISE_ADDRESS
+              value: {{ printf "$(POD_IP):%v" $root.Values.config.grpcPort | quote }}
+            - name: RTCC_PLAYBACK__ADVERTISE_URL
+              value: {{ printf "http://$(POD_IP):%v" $root.Values.config.httpPort | quote }}
+            {{- end }}
+            {{- with $values.accelerator }}
+            # Where detectors run; a pod that requests GPUs uses them (auto).
+            - name: RTCC_ANALYTICS__EXECUTION_PROVIDER
+              value: {{ .executionProvider | default (ternary "auto" "cpu" (gt (int .gpus) 0)) | quote }}
+            {{- end }}
             # Finish draining before Kubernetes' grace period runs out.
             - name: RTCC_DRAIN_GRACE_S
               value: {{ sub (int $values.terminationGracePeriodSeconds) 5 | max 0 | min 300 | quote }}
@@ -112,33 +152,34 @@ spec:
             {{- with $values.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
+          {{- /* gRPC probes, or `rtcc health` over TLS (templates/_tls.tpl). */}}
           {{- with $root.Values.startupProbe }}
           {{- if .enabled }}
           startupProbe:
-            grpc:
-              port: {{ $root.Values.config.grpcPort }}
-            {{- toYaml (omit . "enabled") | nindent 12 }}
+            {{- include "rtcc.tls.probe" (dict "root" $root "probe" . "service" "") | nindent 12 }}
           {{- end }}
           {{- end }}
           {{- with $root.Values.livenessProbe }}
           {{- if .enabled }}
           livenessProbe:
-            grpc:
-              port: {{ $root.Values.config.grpcPort }}
-            {{- toYaml (omit . "enabled") | nindent 12 }}
+            {{- include "rtcc.tls.probe" (dict "root" $root "probe" . "service" "") | nindent 12 }}
           {{- end }}
           {{- end }}
           {{- with $root.Values.readinessProbe }}
           {{- if .enabled }}
           readinessProbe:
-            grpc:
-              port: {{ $root.Values.config.grpcPort }}
-              service: {{ $healthService }}
-            {{- toYaml (omit . "enabled") | nindent 12 }}
+            {{- include "rtcc.tls.probe" (dict "root" $root "probe" . "service" $healthService) | nindent 12 }}
+          {{- end }}
+          {{- end }}
+          {{- $resources := deepCopy $values.resources }}
+          {{- with $values.accelerator }}
+          {{- if gt (int .gpus) 0 }}
+          {{- $limits := merge (dict .gpuResource (int .gpus)) ($resources.limits | default dict) }}
+          {{- $_ := set $resources "limits" $limits }}
           {{- end }}
           {{- end }}
           resources:
-            {{- toYaml $values.resources | nindent 12 }}
+            {{- toYaml $resources | nindent 12 }}
           securityContext:
             {{- toYaml $root.Values.containerSecurityContext | nindent 12 }}
           volumeMounts:
@@ -146,11 +187,36 @@ spec:
               mountPath: /tmp
             - name: data
               mountPath: /var/lib/rtcc
+            {{- with (include "rtcc.tls.volumeMount" $root) }}
+            {{- . | nindent 12 }}
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: {{ $root.Values.tmpSizeLimit }}
+        {{- if not $persistent }}
         - name: data
           emptyDir:
             sizeLimit: {{ $root.Values.dataDirSizeLimit }}
+        {{- end }}
+        {{- with (include "rtcc.tls.volume" $root) }}
+        {{- . | nindent 8 }}
+        {{- end }}
+  {{- if $persistent }}
+  # The spool (segments not yet stored) survives a restart, a reschedule or an eviction.
+  volumeClaimTemplates:
+    - metadata:
+        name: data
+        labels:
+          {{- include "rtcc.componentSelectorLabels" . | nindent 10 }}
+      spec:
+        accessModes:
+          {{- toYaml $values.persistence.accessModes | nindent 10 }}
+        {{- with $values.persistence.storageClass }}
+        storageClassName: {{ . }}
+        {{- end }}
+        resources:
+          requests:
+            storage: {{ $values.persistence.size }}
+  {{- end }}
 {{- end -}}

@@ -10,6 +10,7 @@ Each check returns one message or nothing.
 {{- $messages = append $messages (include "rtcc.validateValues.objectStore" .) -}}
 {{- $messages = append $messages (include "rtcc.validateValues.bus" .) -}}
 {{- $messages = append $messages (include "rtcc.validateValues.configEnv" .) -}}
+{{- $messages = append $messages (include "rtcc.validateValues.tls" .) -}}
 {{- range $target, $_ := fromYaml (include "rtcc.targets" $) -}}
 {{- $messages = append $messages (include "rtcc.validateValues.pdb" (dict "root" $ "target" $target)) -}}
 {{- end -}}

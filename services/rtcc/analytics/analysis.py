@@ -12,11 +12,13 @@ from datetime import datetime
 
 import cv2
 
+from rtcc.analytics import appearance
 from rtcc.analytics.attributes import describe
 from rtcc.analytics.detection import Detection, Detector, Frame, ObjectClass, valid_frame
 from rtcc.analytics.detectors.motion import MotionDetector
 from rtcc.analytics.detectors.plates import PlateDetector
 from rtcc.analytics.events import DetectedEvent
+from rtcc.analytics.gating import DetectionGate
 from rtcc.analytics.geometry import Polygon
 from rtcc.analytics.masks import blank_masked, blur_boxes, outside_masks
 from rtcc.analytics.records import EventRecord
@@ -26,6 +28,8 @@ from rtcc.analytics.tracker import ByteTracker, Track
 
 # A plate read at least this sure is not read again for the same track.
 _SURE_PLATE = 0.9
+# Classes whose appearance (HSV histograms) the tracker uses to re-associate them.
+_WITH_LOOKS = frozenset({ObjectClass.PERSON, ObjectClass.VEHICLE, ObjectClass.BICYCLE})
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ class DetectorSet:
     objects: Detector | None = None
     plates: PlateDetector | None = None
     faces: Detector | None = None
+    # Region detection and activity-driven rate (rtcc.analytics.gating); None: every
+    # admitted frame whole, as before.
+    gate: DetectionGate | None = None
 
     def all(self) -> list[Detector]:
         found = [self.motion, self.objects, self.plates, self.faces]
@@ -94,6 +101,9 @@ class CameraAnalyser:
         if not valid_frame(frame):
             self.stats.corrupt += 1
             return []
+        gate = self.detectors.gate
+        if gate is not None and not gate.admit(capture_time, bool(self._tracker.tracks)):
+            return []  # a quiet camera: analysed at the gate's lower rate
         self.stats.frames += 1
         started = clock.perf_counter()
         height, width = frame.shape[:2]
@@ -104,9 +114,12 @@ class CameraAnalyser:
             produced += self.finish()
         self._shape = (height, width)
         masked = blank_masked(frame, self.setup.masks)
-        detections = self._detect(masked)
+        detections = self._detect(masked, capture_time)
         detections = outside_masks(detections, self.setup.masks, width, height)
-        update = self._tracker.update(detections, capture_time)
+        looks = [
+            appearance.describe(masked, d.box) if d.cls in _WITH_LOOKS else None for d in detections
+        ]
+        update = self._tracker.update(detections, capture_time, looks)
         snapshot = _Snapshot(self._redacted(masked, detections))
         for track in update.started:
             produced.append(self._appeared(track, masked, snapshot))
@@ -134,8 +147,12 @@ class CameraAnalyser:
         faces = [d.box for d in detections if d.cls is ObjectClass.FACE]
         return blur_boxes(frame, faces) if self.setup.redact_faces and faces else frame
 
-    def _detect(self, frame: Frame) -> list[Detection]:
+    def _detect(self, frame: Frame, when: datetime | None = None) -> list[Detection]:
         motion = self.detectors.motion
+        if self.detectors.gate is not None and when is not None:
+            full = [d for d in (self.detectors.objects, self.detectors.faces) if d is not None]
+            tracks = self._tracker.tracks
+            return self.detectors.gate.detect(frame, when, motion=motion, full=full, tracks=tracks)
         if motion is not None and not motion.detect(frame) and not self._tracker.tracks:
             self.stats.idle_skipped += 1
             return []
@@ -151,6 +168,8 @@ class CameraAnalyser:
             state.attributes = describe(frame, track.last_detection)
         kind = "face_detected" if track.cls is ObjectClass.FACE else "object_appeared"
         record = self._factory.track_event(kind, track, frame.shape, state.attributes)
+        if track.look is not None:  # for cross-camera search (rtcc.analytics.similar)
+            record.attributes["appearance"] = appearance.encode(track.look)
         return DetectedEvent(record, snapshot_jpeg=snapshot.jpeg())
 
     def _rule_event(

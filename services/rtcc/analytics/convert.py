@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
 from rtcc.analytics.plates import MatchMode
 from rtcc.analytics.records import EventRecord, PlateMatch, PlateReadRecord
 from rtcc.analytics.v1 import analytics_pb2 as pb
+from rtcc.common import time as wire_time
 from rtcc.common.v1 import common_pb2
 from rtcc.core.errors import InvalidArgument
 
@@ -22,19 +23,19 @@ MODES = {
 
 
 def timestamp(when: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if when is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(when.astimezone(UTC))
-    return stamp
+    return wire_time.to_timestamp(when)
 
 
 def time_range(value: common_pb2.TimeRange, *, now: datetime) -> tuple[datetime, datetime]:
     """A required range; an unset end means now."""
     if not value.HasField("start_time"):
         raise InvalidArgument("time_range.start_time is required", field="time_range.start_time")
-    start = value.start_time.ToDatetime(tzinfo=UTC)
-    end = value.end_time.ToDatetime(tzinfo=UTC) if value.HasField("end_time") else now
+    start = wire_time.to_datetime(value.start_time, "time_range.start_time")
+    end = (
+        wire_time.to_datetime(value.end_time, "time_range.end_time")
+        if value.HasField("end_time")
+        else now
+    )
     return start, end
 
 
@@ -46,7 +47,10 @@ def snapshot_ttl(value: duration_pb2.Duration | None) -> timedelta:
     """The requested URL lifetime, clamped to 1 s .. 1 h; 5 minutes when unset."""
     if value is None:
         return DEFAULT_SNAPSHOT_TTL
-    ttl = value.ToTimedelta()
+    try:
+        ttl = value.ToTimedelta()
+    except (ValueError, OverflowError):
+        raise InvalidArgument("ttl is out of range; ask for 1 s to 1 h", field="ttl") from None
     return max(timedelta(seconds=1), min(ttl, MAX_SNAPSHOT_TTL))
 
 

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import grpc
-
 from rtcc.analytics import config as detector_config
 from rtcc.analytics.analysis import CameraSetup
 from rtcc.analytics.v1 import analytics_pb2 as pb
+from rtcc.clients import RegistryClient
 
 
 class RegistryCameraDirectory:
-    def __init__(self, channel: Callable[[], grpc.aio.Channel]) -> None:
-        self._channel = channel
+    def __init__(self, registry: RegistryClient) -> None:
+        self._registry = registry
 
     async def setup(self, camera_id: str, config: pb.DetectorConfig) -> CameraSetup:
-        from rtcc.registry.v1 import registry_pb2, registry_pb2_grpc
-
-        stub = registry_pb2_grpc.RegistryServiceStub(self._channel())
-        camera = (await stub.GetCamera(registry_pb2.GetCameraRequest(camera_id=camera_id))).camera
+        camera = await self._registry.get_camera(camera_id)
         has_location = camera.HasField("location")
         return CameraSetup(
             camera_id=camera_id,

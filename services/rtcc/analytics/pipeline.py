@@ -21,8 +21,12 @@ import structlog
 from rtcc.analytics.analysis import CameraAnalyser
 from rtcc.analytics.detection import Frame
 from rtcc.analytics.events import DetectedEvent, EventSink
+from rtcc.core.supervisor import RestartPolicy, Supervisor
 
 log = structlog.get_logger("rtcc.analytics.pipeline")
+
+# A failing sink is retried from 0.5 s up to every 10 s, for as long as the camera runs.
+SINK_RETRY = RestartPolicy(initial_backoff_s=0.5, max_backoff_s=10.0)
 
 
 @dataclass
@@ -46,6 +50,7 @@ class CameraPipeline:
         *,
         queue_size: int = 4,
         now: type[datetime] = datetime,
+        supervisor: Supervisor | None = None,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
@@ -57,7 +62,14 @@ class CameraPipeline:
         )
         self._ready = asyncio.Event()
         self._done = False
+        self._finished = False
         self._now = now
+        # The worker runs supervised: a sink that raises (bus or database away) is
+        # logged, counted and retried with backoff; its unsent events are kept.
+        self._supervisor = supervisor or Supervisor()
+        self._unsent: collections.deque[tuple[DetectedEvent, datetime | None, float]] = (
+            collections.deque(maxlen=1000)
+        )
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"analytics-{analyser.setup.camera_id}"
         )
@@ -72,21 +84,24 @@ class CameraPipeline:
 
     async def run(self, frames: AsyncIterator[tuple[datetime, Frame]]) -> None:
         """Consume ``frames`` until it ends (or this task is cancelled), then flush."""
-        worker = asyncio.create_task(self._work(), name="analytics-worker")
+        name = f"analytics-sink-{self.analyser.setup.camera_id}"
+        worker = self._supervisor.start(name, self._work, target="analytics", policy=SINK_RETRY)
         try:
             async for capture_time, frame in frames:
                 self.offer(capture_time, frame)
                 await asyncio.sleep(0)  # let the worker pick frames between arrivals
-        finally:
             self._done = True
             self._ready.set()
-            try:
-                await worker
-            finally:
-                self._executor.shutdown(wait=False, cancel_futures=True)
+            assert worker.task is not None
+            await worker.task
+        finally:
+            if not worker.done():
+                await self._supervisor.cancel(name)
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
+        await self._send_unsent()  # events a failed attempt could not hand to the sink
         while True:
             if not self._queue:
                 if self._done:
@@ -106,17 +121,25 @@ class CameraPipeline:
                 continue
             self.stats.processed += 1
             await self._emit(events, capture_time, started)
-        events = await loop.run_in_executor(self._executor, self.analyser.finish)
-        await self._emit(events, None, clock.perf_counter())
+        if not self._finished:
+            self._finished = True
+            events = await loop.run_in_executor(self._executor, self.analyser.finish)
+            await self._emit(events, None, clock.perf_counter())
 
     async def _emit(
         self, events: list[DetectedEvent], capture_time: datetime | None, started: float
     ) -> None:
-        for event in events:
+        self._unsent.extend((event, capture_time, started) for event in events)
+        await self._send_unsent()
+
+    async def _send_unsent(self) -> None:
+        while self._unsent:
+            event, capture_time, started = self._unsent[0]
             if capture_time is not None:
                 wall = (self._now.now(UTC) - capture_time).total_seconds()
                 # Frames replayed from the past have no meaningful wall-clock latency.
                 event.latency_s = wall if 0 <= wall < 60 else clock.perf_counter() - started
                 self.stats.latencies.append(event.latency_s)
             await self._sink.publish(event)
+            self._unsent.popleft()
             self.stats.last_event_time = event.event.event_time

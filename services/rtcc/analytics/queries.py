@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rtcc.analytics.plates import MatchMode
+from rtcc.common import paging
 from rtcc.core.errors import InvalidArgument
 
 DEFAULT_PAGE = 100
@@ -17,9 +16,7 @@ MAX_LIST_SPAN = timedelta(days=31)
 
 
 def page_size(requested: int) -> int:
-    if requested < 0:
-        raise InvalidArgument("page_size must not be negative", field="page_size")
-    return min(requested or DEFAULT_PAGE, MAX_PAGE)
+    return paging.page_size(requested, default=DEFAULT_PAGE, cap=MAX_PAGE)
 
 
 @dataclass(frozen=True)
@@ -90,38 +87,35 @@ def check_range(start: datetime, end: datetime, *, max_span: timedelta | None = 
 
 
 def encode_keyset(time: datetime, row_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{time.isoformat()}|{row_id}".encode()).decode()
+    return paging.encode_token("keyset", time.isoformat(), row_id)
+
+
+def _refused() -> InvalidArgument:
+    return InvalidArgument(
+        "page_token is not a token this listing returned; start again without it",
+        field="page_token",
+    )
 
 
 def decode_keyset(token: str) -> tuple[datetime, str]:
+    time_text, row_id = paging.decode_token(token, "keyset", 2)
     try:
-        time_text, row_id = base64.urlsafe_b64decode(token.encode()).decode().split("|", 1)
         when = datetime.fromisoformat(time_text)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidArgument(
-            "page_token is not a token this server gave", field="page_token"
-        ) from None
+    except ValueError:
+        raise _refused() from None
     if when.tzinfo is None:
-        raise InvalidArgument("page_token is not a token this server gave", field="page_token")
+        raise _refused()
     return when, row_id
 
 
 def encode_offset(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode()
+    return paging.encode_token("offset", offset)
 
 
 def decode_offset(token: str) -> int:
     if not token:
         return 0
-    try:
-        text = base64.urlsafe_b64decode(token.encode()).decode()
-        if not text.startswith("o"):
-            raise ValueError(text)
-        offset = int(text[1:])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidArgument(
-            "page_token is not a token this server gave", field="page_token"
-        ) from None
-    if offset < 0:
-        raise InvalidArgument("page_token is not a token this server gave", field="page_token")
-    return offset
+    (text,) = paging.decode_token(token, "offset", 1)
+    if not text.isdigit():
+        raise _refused()
+    return int(text)

@@ -3,43 +3,47 @@ and status (reported by the replica running the camera)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import UTC, datetime
 from typing import Any
 
 from rtcc.analytics import config as detector_config
-from rtcc.analytics.access import CameraAccess, bearer
 from rtcc.analytics.config_store import DetectorConfigStore
 from rtcc.analytics.queries import page_size
+from rtcc.analytics.scope import CameraScope
 from rtcc.analytics.status import DetectorStatusStore, to_message
 from rtcc.analytics.v1 import analytics_pb2 as pb
+from rtcc.clients import Caller
+from rtcc.common import paging
 from rtcc.core.auth import current_principal
-from rtcc.core.errors import InvalidArgument, NotFound, PermissionDenied
+from rtcc.core.errors import NotFound, PermissionDenied
 
 ADMIN_ROLES = ("partner-admin", "platform-admin")
 
 
 def _after(token: str) -> str:
-    if not token:
-        return ""
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidArgument(
-            "page_token is not a token this server gave", field="page_token"
-        ) from None
+    return paging.decode_token(token, "config", 1)[0] if token else ""
+
+
+def _token(camera_id: str) -> str:
+    return paging.encode_token("config", camera_id)
 
 
 class DetectorConfigRpcs:
     configs: DetectorConfigStore
     statuses: DetectorStatusStore
-    access: CameraAccess
+    scope: CameraScope
 
     async def _visible(self, context: Any, camera_id: str) -> None:
-        allowed = await self.access.visible(current_principal(), bearer(context))
-        if not camera_id or (allowed is not None and camera_id not in allowed):
-            raise NotFound(f"camera {camera_id!r} does not exist or is not visible to you")
+        caller = Caller.of_call(context)
+        allowed = await self.scope.configs(caller)
+        if camera_id and (allowed is None or camera_id in allowed):
+            return
+        if camera_id and await self.scope.knows(caller, camera_id):
+            raise PermissionDenied(
+                f"your organisation may not see the detectors of camera {camera_id} now "
+                "(its grant's window is closed, or you see its metadata only)"
+            )
+        raise NotFound(f"camera {camera_id!r} does not exist or is not visible to you")
 
     async def GetDetectorConfig(
         self, request: pb.GetDetectorConfigRequest, context: Any
@@ -52,7 +56,7 @@ class DetectorConfigRpcs:
     async def ListDetectorConfigs(
         self, request: pb.ListDetectorConfigsRequest, context: Any
     ) -> pb.ListDetectorConfigsResponse:
-        allowed = await self.access.visible(current_principal(), bearer(context))
+        allowed = await self.scope.configs(Caller.of_call(context))
         limit = page_size(request.page_size)
         after = _after(request.page_token)
         found = await self.configs.page(
@@ -61,7 +65,7 @@ class DetectorConfigRpcs:
         token = ""
         if len(found) > limit:
             found = found[:limit]
-            token = base64.urlsafe_b64encode(found[-1].camera_id.encode()).decode()
+            token = _token(found[-1].camera_id)
         return pb.ListDetectorConfigsResponse(detector_configs=found, next_page_token=token)
 
     async def UpdateDetectorConfig(
@@ -71,7 +75,7 @@ class DetectorConfigRpcs:
         principal.require_any_role(*ADMIN_ROLES)
         update = request.detector_config
         await self._visible(context, update.camera_id)
-        owner = await self.access.owner(principal, bearer(context), update.camera_id)
+        owner = await self.scope.owner(Caller.of_call(context), update.camera_id)
         if owner != principal.org_id and not principal.has_any_role("platform-admin"):
             raise PermissionDenied(
                 f"only the organisation owning {update.camera_id} may configure its detectors"
@@ -100,7 +104,7 @@ class DetectorConfigRpcs:
     ) -> pb.ListDetectorStatusesResponse:
         """Statuses of the visible cameras that have a config; a page may hold fewer than
         page_size when a state filter is set."""
-        allowed = await self.access.visible(current_principal(), bearer(context))
+        allowed = await self.scope.configs(Caller.of_call(context))
         limit = page_size(request.page_size)
         after = _after(request.page_token)
         found = await self.configs.page(allowed, enabled_only=False, after=after, limit=limit + 1)
@@ -113,5 +117,5 @@ class DetectorConfigRpcs:
         ]
         if request.states:
             statuses = [s for s in statuses if s.state in request.states]
-        token = base64.urlsafe_b64encode(found[-1].camera_id.encode()).decode() if more else ""
+        token = _token(found[-1].camera_id) if more else ""
         return pb.ListDetectorStatusesResponse(statuses=statuses, next_page_token=token)

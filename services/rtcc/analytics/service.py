@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
 from rtcc.analytics import config as detector_config
 from rtcc.analytics import convert
-from rtcc.analytics.access import CameraAccess, RegistryCameraAccess, bearer
 from rtcc.analytics.config_store import DetectorConfigStore
 from rtcc.analytics.detection import Frame
 from rtcc.analytics.detectors.factory import build_detectors
@@ -29,6 +28,9 @@ from rtcc.analytics.directory import RegistryCameraDirectory
 from rtcc.analytics.frames import ingest_frames
 from rtcc.analytics.queries import EventQuery, PlateQuery
 from rtcc.analytics.rpc_config import DetectorConfigRpcs
+from rtcc.analytics.rpc_crime import CrimeAnalysisRpcs
+from rtcc.analytics.rpc_similar import InvestigationRpcs
+from rtcc.analytics.scope import CameraScope
 from rtcc.analytics.sink import BUCKET, StoringSink
 from rtcc.analytics.status import DetectorStatusStore
 from rtcc.analytics.store import AnalyticsStore
@@ -38,44 +40,73 @@ from rtcc.analytics.v1 import analytics_pb2_grpc
 from rtcc.analytics.worker import AnalyticsWorker
 from rtcc.backends.bus import EventBus
 from rtcc.backends.objectstore import ObjectStore
+from rtcc.clients import AccessAudit, Caller, Clients, for_service, rechecked, require_unexpired
 from rtcc.core.auth import current_principal
-from rtcc.core.errors import InvalidArgument, NotFound, Unimplemented
+from rtcc.core.errors import InvalidArgument, NotFound, PermissionDenied, Unimplemented
 from rtcc.core.runtime import Runtime
 
+T = TypeVar("T")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AnalyticsService"].full_name
 
 
-class AnalyticsServicer(DetectorConfigRpcs, analytics_pb2_grpc.AnalyticsServiceServicer):
+class AnalyticsServicer(
+    DetectorConfigRpcs,
+    CrimeAnalysisRpcs,
+    InvestigationRpcs,
+    analytics_pb2_grpc.AnalyticsServiceServicer,
+):
     def __init__(
         self,
         store: AnalyticsStore,
         configs: DetectorConfigStore,
         statuses: DetectorStatusStore,
-        access: CameraAccess,
+        scope: CameraScope,
         objects: ObjectStore,
         bus: EventBus,
+        audit: AccessAudit | None = None,
+        recheck_s: float = 2.0,
     ) -> None:
         self.store = store
         self.configs = configs
         self.statuses = statuses
-        self.access = access
+        self.scope = scope
         self.objects = objects
         self.bus = bus
+        self.audit = audit
+        self.recheck_s = recheck_s
 
     async def _scope(self, context: Any, area: Any = None) -> frozenset[str] | None:
-        principal, token = current_principal(), bearer(context)
-        allowed = await self.access.visible(principal, token)
-        if area is not None and area.radius_meters > 0:
-            near = await self.access.within(
-                principal, token, area.center.latitude, area.center.longitude, area.radius_meters
+        """Cameras whose results the caller may see now (docs/access.md)."""
+        return await self.scope.results(Caller.of_call(context), area)
+
+    async def _refusal_audited(
+        self, action: str, kind: str, resource_id: str, lookup: Awaitable[T]
+    ) -> T:
+        """``lookup``'s result; a result the caller may not see (or none) is audited as a
+        denial before NOT_FOUND goes out."""
+        try:
+            return await lookup
+        except NotFound:
+            if self.audit is not None:
+                await self.audit.record(
+                    current_principal(), action, kind, resource_id, "denied",
+                    "not found or not visible",
+                )  # fmt: skip
+            raise
+
+    async def _audit(self, action: str, kind: str, resource_id: str, **detail: Any) -> None:
+        """Reads of analytics results are audited (who, what, outcome)."""
+        if self.audit is not None:
+            await self.audit.record(
+                current_principal(), action, kind, resource_id, "allowed", **detail
             )
-            allowed = near if allowed is None else allowed & near
-        elif area is not None and area.HasField("center"):
-            raise InvalidArgument("area.radius_meters must be greater than zero", field="area")
-        return allowed
 
     async def GetEvent(self, request: pb.GetEventRequest, context: Any) -> pb.GetEventResponse:
-        record = await self.store.get_event(request.event_id, await self._scope(context))
+        scope = await self._scope(context)
+        record = await self._refusal_audited(
+            "event.read", "event", request.event_id, self.store.get_event(request.event_id, scope)
+        )
+        await self._audit("event.read", "event", request.event_id)
         return pb.GetEventResponse(event=convert.event(record))
 
     async def ListEvents(
@@ -118,6 +149,7 @@ class AnalyticsServicer(DetectorConfigRpcs, analytics_pb2_grpc.AnalyticsServiceS
             page_token=request.page_token,
         )
         records, token = await self.store.search_events(query)
+        await self._audit("event.search", "event", "*", count=len(records))
         return pb.SearchEventsResponse(
             events=[convert.event(r) for r in records], next_page_token=token
         )
@@ -125,7 +157,11 @@ class AnalyticsServicer(DetectorConfigRpcs, analytics_pb2_grpc.AnalyticsServiceS
     async def GetPlateRead(
         self, request: pb.GetPlateReadRequest, context: Any
     ) -> pb.GetPlateReadResponse:
-        record = await self.store.get_plate_read(request.plate_read_id, await self._scope(context))
+        scope, rid = await self._scope(context), request.plate_read_id
+        record = await self._refusal_audited(
+            "plate_read.read", "plate_read", rid, self.store.get_plate_read(rid, scope)
+        )
+        await self._audit("plate_read.read", "plate_read", request.plate_read_id)
         return pb.GetPlateReadResponse(plate_read=convert.plate_read(record))
 
     async def SearchPlateReads(
@@ -152,6 +188,7 @@ class AnalyticsServicer(DetectorConfigRpcs, analytics_pb2_grpc.AnalyticsServiceS
             page_token=request.page_token,
         )
         matches, token = await self.store.search_plate_reads(query)
+        await self._audit("plate_read.search", "plate_read", "*", count=len(matches))
         return pb.SearchPlateReadsResponse(
             matches=[convert.plate_match(m) for m in matches], next_page_token=token
         )
@@ -167,10 +204,16 @@ class AnalyticsServicer(DetectorConfigRpcs, analytics_pb2_grpc.AnalyticsServiceS
         ttl = convert.snapshot_ttl(request.ttl if request.HasField("ttl") else None)
         scope = await self._scope(context)
         if source == "event_id":
-            found = await self.store.get_event(request.event_id, scope)
+            found = await self._refusal_audited(
+                "snapshot.url", "event", request.event_id,
+                self.store.get_event(request.event_id, scope),
+            )  # fmt: skip
             key, kind, rid = found.snapshot_key, "event", request.event_id
         else:
-            read = await self.store.get_plate_read(request.plate_read_id, scope)
+            read = await self._refusal_audited(
+                "snapshot.url", "plate_read", request.plate_read_id,
+                self.store.get_plate_read(request.plate_read_id, scope),
+            )  # fmt: skip
             key, kind, rid = read.snapshot_key, "plate_read", request.plate_read_id
         if not key:
             raise NotFound(f"{kind} {rid!r} has no snapshot")
@@ -183,26 +226,27 @@ class AnalyticsServicer(DetectorConfigRpcs, analytics_pb2_grpc.AnalyticsServiceS
         self, request: pb.SubscribeEventsRequest, context: Any
     ) -> AsyncIterator[pb.SubscribeEventsResponse]:
         area = request.area if request.HasField("area") else None
-        allowed = await self._scope(context, area)
-        async for response in subscribe(request, allowed, self.store, self.bus):
+        caller = Caller.of_call(context)
+        allowed = await self.scope.results(caller, area)
+        watched = allowed if not request.camera_ids else frozenset(request.camera_ids)
+        if allowed is not None and request.camera_ids:
+            watched = frozenset(request.camera_ids) & allowed
+
+        async def check() -> None:  # revocation, a closing window, an expired token
+            assert caller.principal is not None
+            require_unexpired(caller.principal)
+            now_allowed = await self.scope.results(caller)
+            if watched is not None and now_allowed is not None and watched - now_allowed:
+                lost = sorted(watched - now_allowed)[0]
+                raise PermissionDenied(
+                    f"your organisation may no longer see the analytics results of camera "
+                    f"{lost} (grant revoked, expired or outside its window); subscribe again"
+                )
+
+        events = subscribe(request, allowed, self.store, self.bus)
+        source = events if caller.is_service else rechecked(events, check, self.recheck_s)
+        async for response in source:
             yield response
-
-
-class _Ingest:
-    """Ingest's API, resolved per call: ingest may live in another process or pod."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-
-    def stub(self) -> Any:
-        from rtcc.ingest.v1 import ingest_pb2_grpc
-
-        return ingest_pb2_grpc.IngestServiceStub(
-            self._runtime.channel("ingest", as_service="analytics")
-        )
-
-    def __getattr__(self, method: str) -> Any:
-        return getattr(self.stub(), method)
 
 
 def build_worker(
@@ -210,8 +254,10 @@ def build_worker(
     store: AnalyticsStore,
     configs: DetectorConfigStore,
     statuses: DetectorStatusStore,
+    clients: Clients | None = None,
 ) -> AnalyticsWorker:
-    ingest = _Ingest(runtime)
+    clients = clients or for_service(runtime, "analytics")
+    ingest = clients.ingest  # leases through the typed client; frames over its raw stub
 
     def frames(camera_id: str, config: pb.DetectorConfig) -> AsyncIterator[tuple[datetime, Frame]]:
         fps = config.fps or detector_config.DEFAULT_FPS
@@ -221,23 +267,27 @@ def build_worker(
         configs=configs,
         leases=ingest,
         frames=frames,
-        directory=RegistryCameraDirectory(
-            lambda: runtime.channel("registry", as_service="analytics")
-        ),
-        detectors=build_detectors,
+        directory=RegistryCameraDirectory(clients.registry),
+        detectors=lambda config: build_detectors(config, runtime.settings.analytics),
         sink=StoringSink(store, runtime.objects, runtime.bus),
         replica_id=f"{socket.gethostname()}:{os.getpid()}",
         statuses=statuses,
+        supervisor=runtime.supervisor,
     )
 
 
 async def setup(runtime: Runtime, server: grpc.aio.Server) -> list[str]:
     """Serve AnalyticsService and start the replica's worker (leases enabled cameras)."""
-    access = RegistryCameraAccess(lambda: runtime.channel("registry", as_service="analytics"))
+    clients = for_service(runtime, "analytics")
+    scope = CameraScope(clients.access, clients.registry)
     store, configs = AnalyticsStore(runtime.db), DetectorConfigStore(runtime.db)
     statuses = DetectorStatusStore(runtime.db)
-    servicer = AnalyticsServicer(store, configs, statuses, access, runtime.objects, runtime.bus)
+    servicer = AnalyticsServicer(
+        store, configs, statuses, scope, runtime.objects, runtime.bus,
+        audit=clients.audit, recheck_s=clients.recheck_s,
+    )  # fmt: skip
+    servicer.alerting = clients.alerting  # crime analysis reads external events (CAD)
     analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(servicer, server)
-    worker = build_worker(runtime, store, configs, statuses)
-    runtime.spawn(worker.run(), name="analytics-worker")
+    worker = build_worker(runtime, store, configs, statuses, clients)
+    runtime.supervise("analytics-worker", worker.run, target="analytics", critical=True)
     return [SERVICE_NAME]

@@ -83,6 +83,11 @@ class AnalyticsStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @property
+    def database(self) -> Database:
+        """The database (crime analysis reads event points with its own query)."""
+        return self._db
+
     async def add_events(self, records: Sequence[EventRecord]) -> None:
         if records:
             async with self._db.transaction() as conn:

@@ -16,6 +16,7 @@ from rtcc.analytics.queries import EventQuery, cameras_in_scope
 from rtcc.analytics.store import AnalyticsStore
 from rtcc.analytics.v1 import analytics_pb2 as pb
 from rtcc.backends.bus import EventBus
+from rtcc.common import time as wire_time
 from rtcc.core.errors import InvalidArgument
 
 MAX_REPLAY = timedelta(hours=24)
@@ -41,7 +42,7 @@ async def subscribe(
 ) -> AsyncIterator[pb.SubscribeEventsResponse]:
     cameras = cameras_in_scope(allowed, list(request.camera_ids))
     now = datetime.now(UTC)
-    start = request.start_time.ToDatetime(tzinfo=UTC) if request.HasField("start_time") else None
+    start = wire_time.optional_datetime(request, "start_time")  # out of range: INVALID_ARGUMENT
     if start is not None and now - start > MAX_REPLAY:
         raise InvalidArgument("start_time may be at most 24 hours ago", field="start_time")
     durable = f"analytics-subscriber-{secrets.token_hex(6)}"

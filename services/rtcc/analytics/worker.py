@@ -27,6 +27,7 @@ from rtcc.analytics.events import EventSink
 from rtcc.analytics.pipeline import CameraPipeline
 from rtcc.analytics.status import DetectorStatusStore, StatusSampler
 from rtcc.analytics.v1 import analytics_pb2 as pb
+from rtcc.core.supervisor import Supervisor
 from rtcc.ingest.v1 import ingest_pb2
 
 log = structlog.get_logger("rtcc.analytics.worker")
@@ -68,6 +69,7 @@ class AnalyticsWorker:
         retry_s: float = 5.0,
         statuses: DetectorStatusStore | None = None,
         report_s: float = 5.0,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self._configs, self._leases, self._frames = configs, leases, frames
         self._directory, self._detectors, self._sink = directory, detectors, sink
@@ -76,6 +78,8 @@ class AnalyticsWorker:
         self._ttl_s, self._retry_s = lease_ttl_s, retry_s
         self._statuses, self._report_s = statuses, report_s
         self.running: dict[str, _Running] = {}
+        # Owns each camera's sink loop (the process's supervisor in the service).
+        self._supervisor = supervisor
 
     async def run(self) -> None:
         """Reconcile until cancelled; then stop every camera and release its lease."""
@@ -179,7 +183,7 @@ class AnalyticsWorker:
         try:
             setup = await self._directory.setup(camera_id, config)
             analyser = CameraAnalyser(setup, await asyncio.to_thread(self._detectors, config))
-            pipeline = CameraPipeline(analyser, self._sink)
+            pipeline = CameraPipeline(analyser, self._sink, supervisor=self._supervisor)
             if camera_id in self.running:
                 self.running[camera_id].pipeline = pipeline
             await pipeline.run(self._frames(camera_id, config))

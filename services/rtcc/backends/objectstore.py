@@ -23,6 +23,7 @@ from typing import Literal, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from rtcc.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from rtcc.core.logging import mask_url
 
 RetentionMode = Literal["GOVERNANCE", "COMPLIANCE"]
 MAX_PRESIGN = dt.timedelta(days=7)  # the SigV4 limit; the file store keeps the same one
@@ -269,12 +270,18 @@ def open_object_store(
     (served by the HTTP server at `{public_base_url}/objects/{bucket}/{key}`).
     """
     parts = urlsplit(url)
+    if parts.scheme == "s3" and "@" in parts.path:
+        raise InvalidArgument(
+            f"object store URL {mask_url(url)!r} has an '@' after its host: percent-encode "
+            "the secret key's special characters ('/' as %2F, '@' as %40)",
+            field="object_store_url",
+        )
     if parts.scheme == "file":
         from rtcc.backends.objectstore_file import FileObjectStore
 
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise InvalidArgument(
-                f"object store URL {url!r} must be file:///absolute/directory",
+                f"object store URL {mask_url(url)!r} must be file:///absolute/directory",
                 field="object_store_url",
             )
         kwargs: dict[str, object] = {}
@@ -288,7 +295,7 @@ def open_object_store(
 
         if not parts.hostname:
             raise InvalidArgument(
-                f"object store URL {url!r} names no host", field="object_store_url"
+                f"object store URL {mask_url(url)!r} names no host", field="object_store_url"
             )
         query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
         secure = query.get("secure", "true").lower() not in ("false", "0", "no")

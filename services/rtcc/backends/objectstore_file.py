@@ -231,6 +231,7 @@ class FileObjectStore:
         return await asyncio.to_thread(self._read, bucket, key, 0, None)
 
     async def get_range(self, bucket: str, key: str, start: int, end_inclusive: int) -> bytes:
+        rules.check_key(key)
         rules.check_range(start, end_inclusive)
         return await asyncio.to_thread(self._read, bucket, key, start, end_inclusive)
 
@@ -329,6 +330,7 @@ class FileObjectStore:
     async def set_retention(
         self, bucket: str, key: str, mode: RetentionMode, until: dt.datetime
     ) -> None:
+        rules.check_key(key)
         rules.check_mode(mode)
         until = rules.retention_until(until, _now())
         await asyncio.to_thread(self._set_retention, bucket, key, mode, until)
@@ -355,6 +357,7 @@ class FileObjectStore:
         return retention
 
     async def set_legal_hold(self, bucket: str, key: str, on: bool) -> None:
+        rules.check_key(key)
         await asyncio.to_thread(self._set_legal_hold, bucket, key, on)
 
     def _set_legal_hold(self, bucket: str, key: str, on: bool) -> None:

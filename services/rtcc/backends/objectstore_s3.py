@@ -324,6 +324,7 @@ class S3ObjectStore:
     async def set_retention(
         self, bucket: str, key: str, mode: RetentionMode, until: dt.datetime
     ) -> None:
+        rules.check_key(key)
         rules.check_mode(mode)
         until = rules.retention_until(until, dt.datetime.now(dt.UTC))
         try:

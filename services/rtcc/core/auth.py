@@ -1,7 +1,11 @@
 """Identity: bearer JWTs naming a user (or service), an organisation and roles.
 
-The auth interceptor verifies the token of every call and makes the caller
-available to servicers through :func:`current_principal`.
+Two kinds of token are accepted: the platform's own HS256 tokens (service identities
+always, and people in the embedded mode, minted with `rtcc token`), and, when
+``auth.oidc`` is configured, access tokens of the city's OpenID Connect provider
+(RS256/ES256, verified against its JWKS by :mod:`rtcc.core.oidc`). The auth
+interceptor verifies the token of every call and makes the caller available to
+servicers through :func:`current_principal`.
 """
 
 from __future__ import annotations
@@ -9,13 +13,17 @@ from __future__ import annotations
 import contextvars
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
 from rtcc.core.errors import PermissionDenied, Unauthenticated
+
+if TYPE_CHECKING:
+    from rtcc.core.oidc import OidcVerifier
 
 ROLES: frozenset[str] = frozenset(
     {"operator", "investigator", "analyst", "partner-admin", "platform-admin", "service"}
@@ -31,6 +39,8 @@ class Principal:
     subject: str
     org_id: str
     roles: frozenset[str]
+    # When the token proving it expires (long-lived streams re-check it); None: unknown.
+    expires_at: datetime | None = field(default=None, compare=False)
 
     def is_service(self, name: str | None = None) -> bool:
         """True for service identities (``service:<target>``), optionally a given one."""
@@ -72,14 +82,56 @@ def reset_current_principal(token: contextvars.Token[Principal | None]) -> None:
 
 
 class TokenAuthority:
-    """Mints and verifies the platform's tokens with one HMAC key."""
+    """Mints and verifies the platform's tokens with one HMAC key, and verifies the
+    identity provider's access tokens when an :class:`OidcVerifier` is given."""
 
-    def __init__(self, secret: str, *, issuer: str = "openrtcc", audience: str = "rtcc") -> None:
+    def __init__(
+        self,
+        secret: str,
+        *,
+        issuer: str = "openrtcc",
+        audience: str = "rtcc",
+        oidc: OidcVerifier | None = None,
+        user_tokens: bool = True,
+    ) -> None:
         if len(secret) < 32:
             raise ValueError("auth.jwt_secret must be at least 32 characters")
         self._secret = secret
         self._issuer = issuer
         self._audience = audience
+        self.oidc = oidc
+        # False: platform tokens are accepted for service identities only.
+        self._user_tokens = user_tokens
+
+    def _provider_for(self, token: str) -> OidcVerifier | None:
+        """The provider's verifier for a token it signed; None for HS256 tokens (ours)."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(
+                f"the bearer token is not valid: it is not a JWT ({exc})"
+            ) from exc
+        return None if header.get("alg") == _ALGORITHM else self.oidc
+
+    async def authenticate(self, token: str) -> Principal:
+        """Verify any accepted token, fetching the provider's keys if needed."""
+        provider = self._provider_for(token)
+        return self.verify_local(token) if provider is None else await provider.verify(token)
+
+    def verify(self, token: str) -> Principal:
+        """Verify without waiting on the network (provider tokens: cached keys only)."""
+        provider = self._provider_for(token)
+        return self.verify_local(token) if provider is None else provider.verify_cached(token)
+
+    def console_config(self) -> dict[str, Any]:
+        """How the console signs people in: ``{"mode": "oidc", ...}`` or a pasted token."""
+        if self.oidc is None:
+            return {"mode": "token"}
+        return {"mode": "oidc", **self.oidc.console_config()}
+
+    async def close(self) -> None:
+        if self.oidc is not None:
+            await self.oidc.close()
 
     def mint(
         self,
@@ -105,8 +157,8 @@ class TokenAuthority:
         }
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
 
-    def verify(self, token: str) -> Principal:
-        """Return the token's principal or raise Unauthenticated saying why."""
+    def verify_local(self, token: str) -> Principal:
+        """Return the HS256 token's principal or raise Unauthenticated saying why."""
         try:
             claims = jwt.decode(
                 token,
@@ -123,7 +175,19 @@ class TokenAuthority:
         org, roles = claims.get("org"), claims.get("roles", [])
         if not isinstance(org, str) or not org or not isinstance(roles, list):
             raise Unauthenticated("the bearer token lacks an organisation or roles")
-        return Principal(subject=str(claims["sub"]), org_id=org, roles=frozenset(map(str, roles)))
+        expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+        principal = Principal(
+            subject=str(claims["sub"]),
+            org_id=org,
+            roles=frozenset(map(str, roles)),
+            expires_at=expires,
+        )
+        if not self._user_tokens and not principal.is_service():
+            raise Unauthenticated(
+                "people sign in through the identity provider here; platform tokens are "
+                "for services only (auth.user_tokens is false)"
+            )
+        return principal
 
     def service_token(self, target: str, ttl: timedelta) -> str:
         return self.mint(

@@ -1,4 +1,5 @@
-"""Channels from one service to another, carrying the calling service's token."""
+"""Channels from one service to another, carrying the calling service's token (over TLS
+or mTLS when the ``tls`` settings name a CA)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+
+from rtcc.core.config import TlsSettings
+from rtcc.core.tls import channel_credentials, channel_options
 
 
 class _Bearer:
@@ -46,10 +50,14 @@ class _StreamStream(_Bearer, grpc.aio.StreamStreamClientInterceptor):
 
 
 def open_channel(
-    address: str, token: Callable[[], str] | None = None, max_message_bytes: int = 16 << 20
+    address: str,
+    token: Callable[[], str] | None = None,
+    max_message_bytes: int = 16 << 20,
+    tls: TlsSettings | None = None,
 ) -> grpc.aio.Channel:
-    """An insecure channel (mTLS is the mesh's job in a cluster) with bearer tokens attached."""
-    options = [
+    """A channel with bearer tokens attached: TLS (mTLS with a client certificate) when
+    ``tls.ca_file`` is set, else plaintext (a mesh may add mTLS around it)."""
+    options: list[tuple[str, Any]] = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
     ]
@@ -58,4 +66,8 @@ def open_channel(
         interceptors = [
             cls(token) for cls in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)
         ]
-    return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
+    credentials = channel_credentials(tls) if tls is not None else None
+    if credentials is None:
+        return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
+    options.extend(channel_options(tls or TlsSettings()))
+    return grpc.aio.secure_channel(address, credentials, options=options, interceptors=interceptors)

@@ -4,11 +4,14 @@ downloads from the embedded object store) and the Prometheus metrics port."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from rtcc.backends.objectstore import verify_presigned
+from rtcc.core.calls import request_id_from, reset_request_id, set_request_id
 from rtcc.core.config import Settings
 from rtcc.core.errors import NotFound, PermissionDenied, RtccError
 from rtcc.core.runtime import Runtime
@@ -47,13 +50,29 @@ class HttpListener(_Site):
     """The platform's HTTP port. Services add their routes to ``runtime.http_routes``."""
 
     def __init__(self, settings: Settings, runtime: Runtime) -> None:
-        app = web.Application(client_max_size=settings.max_message_bytes)
+        app = web.Application(client_max_size=settings.max_message_bytes, middlewares=[_request_id])
         app[RUNTIME] = runtime
         app.router.add_get("/healthz", _healthz)
         app.router.add_get("/objects/{bucket}/{key:.+}", _presigned_object)
         for method, path, handler in runtime.http_routes:
             app.router.add_route(method, path, handler)
         super().__init__(app, settings.http_listen)
+
+
+@web.middleware
+async def _request_id(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Give each HTTP request an id (the client's X-Request-Id if acceptable), for the
+    audit log and logs, and echo it back."""
+    request_id = request_id_from(request.headers.get("X-Request-Id"))
+    token = set_request_id(request_id)
+    try:
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            response: web.StreamResponse = await handler(request)
+    finally:
+        reset_request_id(token)
+    if not response.prepared:
+        response.headers["X-Request-Id"] = request_id
+    return response
 
 
 async def _healthz(_: web.Request) -> web.Response:

@@ -10,7 +10,6 @@ unexpected into INTERNAL without a traceback reaching the client.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from google.rpc import error_details_pb2, status_pb2
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from rtcc.core.auth import TokenAuthority, reset_current_principal, set_current_principal
+from rtcc.core.calls import request_id_from, set_request_id
 from rtcc.core.errors import InvalidArgument, RtccError, Unauthenticated, Unimplemented
 
 # Calls that need no token: load balancers and grpcurl must reach these.
@@ -122,7 +122,7 @@ class _Call:
         self._method = method
         self._public = public
 
-    def _authenticate(self, context: grpc.aio.ServicerContext) -> Any:
+    async def _authenticate(self, context: grpc.aio.ServicerContext) -> Any:
         if self._public:
             return set_current_principal(None)
         metadata = dict(context.invocation_metadata() or ())
@@ -132,15 +132,17 @@ class _Call:
                 "missing bearer token: send metadata 'authorization: Bearer <token>' "
                 "(mint one with `rtcc token`)"
             )
-        principal = self._owner._authority.verify(header[7:].strip())
+        principal = await self._owner._authority.authenticate(header[7:].strip())
         structlog.contextvars.bind_contextvars(org_id=principal.org_id, subject=principal.subject)
         return set_current_principal(principal)
 
     def _begin(self, context: grpc.aio.ServicerContext) -> str:
         metadata = dict(context.invocation_metadata() or ())
-        request_id = str(metadata.get("x-request-id") or uuid.uuid4().hex)
+        request_id = request_id_from(metadata.get("x-request-id"))
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, method=self._method)
+        # One task per RPC: this context is the call's own, read by audit appends.
+        set_request_id(request_id)
         return request_id
 
     async def _fail(
@@ -168,7 +170,7 @@ class _Call:
             started = time.perf_counter()
             token = None
             try:
-                token = self._authenticate(context)
+                token = await self._authenticate(context)
                 response = await behaviour(request, context)
             except grpc.aio.AbortError:
                 raise
@@ -192,7 +194,7 @@ class _Call:
             started = time.perf_counter()
             token = None
             try:
-                token = self._authenticate(context)
+                token = await self._authenticate(context)
                 async for item in behaviour(request, context):
                     yield item
             except grpc.aio.AbortError:

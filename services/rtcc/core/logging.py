@@ -15,12 +15,22 @@ from typing import Any
 import structlog
 
 _SECRET_KEYS = re.compile(r"(pass(word)?|secret|token|credential|authorization|api_key)", re.I)
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
+# A URL up to whitespace or a quote; its userinfo ends at the LAST "@", so a password
+# with unencoded "/", "?", "#" or "@" in it (a malformed URL) is still masked whole.
+_URL = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<rest>[^\s'\"<>]*)", re.I)
+
+
+def _mask_one(match: re.Match[str]) -> str:
+    userinfo, at, host = match["rest"].rpartition("@")
+    if not at or ":" not in userinfo:
+        return match[0]
+    user = userinfo.split(":", 1)[0]
+    return f"{match['scheme']}{user}:***@{host}"
 
 
 def mask_url(text: str) -> str:
     """Replace the password of any ``scheme://user:password@`` in text with ``***``."""
-    return _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", text)
+    return _URL.sub(_mask_one, text)
 
 
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

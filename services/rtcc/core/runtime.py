@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from rtcc.core.auth import TokenAuthority
 from rtcc.core.clients import open_channel
 from rtcc.core.config import TARGETS, Settings
 from rtcc.core.errors import Unavailable
+from rtcc.core.supervisor import RestartPolicy, SupervisedTask, Supervisor
 
 log = structlog.get_logger("rtcc.runtime")
 
@@ -31,14 +32,21 @@ class Runtime:
     objects: ObjectStore
     bus: EventBus
     authority: TokenAuthority
+    # The key that signs presigned links (not the token key: see core/keys.py).
     signing_key: bytes = b""
+    # Keys that seal camera credentials at rest, newest first (empty: hand-built runtime).
+    credentials_keys: tuple[bytes, ...] = ()
     # Address of this process's own gRPC server, once bound.
     self_address: str = ""
     # Targets served by this process.
     local_targets: frozenset[str] = frozenset()
     # Routes for the HTTP listener, added by services: (method, path, handler).
     http_routes: list[tuple[str, str, Any]] = field(default_factory=list)
-    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # Objects the services of this process share, by name (e.g. the access-decision
+    # cache of ``rtcc.clients``): one per process, built by whoever needs it first.
+    shared: dict[str, Any] = field(default_factory=dict)
+    # Owner of every background loop of the process (see core/supervisor.py).
+    supervisor: Supervisor = field(default_factory=Supervisor)
     _channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
     _service_tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     log: Any = field(default_factory=lambda: structlog.get_logger("rtcc"))
@@ -48,17 +56,31 @@ class Runtime:
         return self.signing_key
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Run a background loop owned by this runtime; its failure is logged, not lost."""
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
+        """Run a one-shot background coroutine; its failure is logged and counted.
 
-        def _done(t: asyncio.Task[Any]) -> None:
-            self._tasks.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                log.error("background_task_failed", task=name, exc_info=t.exception())
+        Loops that should come back after a failure use `supervise` instead."""
+        taken = self.supervisor.tasks
+        if name in taken:  # callers may spawn several tasks of one kind
+            name = next(
+                f"{name}#{n}" for n in range(2, len(taken) + 3) if f"{name}#{n}" not in taken
+            )
+        once = RestartPolicy(restart=False)
+        entry = self.supervisor.start(name, lambda: coro, policy=once)
+        assert entry.task is not None
+        return entry.task
 
-        task.add_done_callback(_done)
-        return task
+    def supervise(
+        self,
+        name: str,
+        run: Callable[[], Awaitable[Any]],
+        *,
+        target: str,
+        critical: bool = False,
+        policy: RestartPolicy | None = None,
+    ) -> SupervisedTask:
+        """Run a background loop that is restarted with backoff when it fails; a
+        critical one that cannot recover turns `target`'s health NOT_SERVING."""
+        return self.supervisor.start(name, run, target=target, critical=critical, policy=policy)
 
     def service_token(self, target: str) -> str:
         """A fresh-enough token for this process acting as ``service:<target>``."""
@@ -92,18 +114,17 @@ class Runtime:
                 self.peer_address(target),
                 token=lambda: self.service_token(as_service),
                 max_message_bytes=self.settings.max_message_bytes,
+                tls=self.settings.tls,
             )
         return self._channels[key]
 
     async def close(self) -> None:
         """Stop background loops, then close channels and backends."""
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.supervisor.stop()
         for channel in self._channels.values():
             await channel.close()
         self._channels.clear()
+        await self.authority.close()
         await self.bus.close()
         await self.objects.close()
         await self.db.close()

@@ -19,12 +19,16 @@ from prometheus_client import CollectorRegistry
 from rtcc.backends.bus import open_bus
 from rtcc.backends.database import open_database
 from rtcc.backends.objectstore import open_object_store
-from rtcc.core.auth import TokenAuthority, load_or_create_secret
-from rtcc.core.config import Settings
+from rtcc.core.auth import TokenAuthority
+from rtcc.core.config import TARGETS, Settings
+from rtcc.core.errors import Unavailable
 from rtcc.core.http import HttpListener, MetricsListener
 from rtcc.core.interceptors import CallMetrics, ServerInterceptor
+from rtcc.core.keys import load_keys, token_signing_key
+from rtcc.core.oidc import OidcVerifier
 from rtcc.core.runtime import Runtime
 from rtcc.core.targets import setup_functions
+from rtcc.core.tls import server_credentials
 
 log = structlog.get_logger("rtcc.server")
 
@@ -58,22 +62,36 @@ class Platform:
 
 
 def jwt_secret(settings: Settings) -> str:
-    secret = settings.auth.jwt_secret.get_secret_value()
-    return secret or load_or_create_secret(settings.data_dir / "jwt-secret")
+    """The token signing key (``auth.jwt_secret``, else data_dir/jwt-secret)."""
+    return token_signing_key(settings)
 
 
-async def open_runtime(settings: Settings) -> Runtime:
-    """Open the three backends named by the settings and migrate the database."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    authority = TokenAuthority(
-        jwt_secret(settings), issuer=settings.auth.issuer, audience=settings.auth.audience
+def build_authority(settings: Settings) -> TokenAuthority:
+    """The verifier of every call: platform tokens, and the provider's when configured."""
+    oidc = OidcVerifier(settings.auth.oidc) if settings.auth.oidc.enabled else None
+    return TokenAuthority(
+        jwt_secret(settings),
+        issuer=settings.auth.issuer,
+        audience=settings.auth.audience,
+        oidc=oidc,
+        user_tokens=settings.auth.user_tokens,
     )
+
+
+async def open_runtime(settings: Settings, targets: list[str] | None = None) -> Runtime:
+    """Open the three backends named by the settings and migrate the database.
+
+    ``targets`` None or all of them: all-in-one mode (unset keys get their own files).
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keys = load_keys(settings, all_in_one=targets is None or set(TARGETS) <= set(targets))
+    authority = build_authority(settings)
     db = await open_database(settings.resolved_database_url())
     try:
         await db.migrate()
         objects = open_object_store(
             settings.resolved_object_store_url(),
-            signing_key=jwt_secret(settings).encode(),
+            signing_key=keys.presigned_links,
             public_base_url=settings.resolved_public_url(),
         )
         try:
@@ -90,7 +108,8 @@ async def open_runtime(settings: Settings) -> Runtime:
         objects=objects,
         bus=bus,
         authority=authority,
-        signing_key=jwt_secret(settings).encode(),
+        signing_key=keys.presigned_links,
+        credentials_keys=keys.credentials,
     )
 
 
@@ -98,9 +117,10 @@ async def start_platform(
     settings: Settings, targets: list[str], *, with_http: bool = True, with_metrics: bool = True
 ) -> Platform:
     """Start the given targets in this process and return once they serve."""
-    runtime = await open_runtime(settings)
+    runtime = await open_runtime(settings, targets)
     runtime.local_targets = frozenset(targets)
     registry = CollectorRegistry()
+    registry.register(runtime.supervisor.collector())
     server = grpc.aio.server(
         interceptors=[ServerInterceptor(runtime.authority, CallMetrics(registry))],
         options=[
@@ -109,7 +129,15 @@ async def start_platform(
             ("grpc.so_reuseport", 0),
         ],
     )
-    port = server.add_insecure_port(settings.grpc_listen)
+    try:
+        credentials = server_credentials(settings.tls)
+    except ValueError:
+        await runtime.close()
+        raise
+    if credentials is None:
+        port = server.add_insecure_port(settings.grpc_listen)
+    else:
+        port = server.add_secure_port(settings.grpc_listen, credentials)
     if port == 0:
         await runtime.close()
         raise OSError(f"cannot listen for gRPC on {settings.grpc_listen} (address in use?)")
@@ -118,9 +146,11 @@ async def start_platform(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     services: list[str] = []
+    by_target: dict[str, list[str]] = {}
     try:
         for _target, setup in setup_functions(targets):
-            services.extend(await setup(runtime, server))
+            by_target[_target] = await setup(runtime, server)
+            services.extend(by_target[_target])
         reflection.enable_server_reflection(
             [*services, health.SERVICE_NAME, reflection.SERVICE_NAME], server
         )
@@ -134,10 +164,24 @@ async def start_platform(
     serving = health_pb2.HealthCheckResponse.SERVING
     for name in [*services, ""]:
         await health_servicer.set(name, serving)
+    # From now on a critical background loop that cannot recover turns its target
+    # NOT_SERVING (core/supervisor.py).
+    await runtime.supervisor.attach_health(health_servicer, by_target)
+    if runtime.authority.oidc is not None:
+        runtime.spawn(_warm_oidc(runtime.authority.oidc), name="oidc-warm-up")
     log.info("serving", targets=targets, grpc=runtime.self_address, services=len(services))
     return Platform(
         settings, runtime, server, health_servicer, runtime.self_address, http, metrics, services
     )
+
+
+async def _warm_oidc(verifier: OidcVerifier) -> None:
+    """Fetch the provider's keys once at start-up, so the first sign-in does not wait.
+    A provider that is down now is asked again by the first call that needs it."""
+    try:
+        await verifier.refresh()
+    except Unavailable as exc:
+        log.warning("oidc_provider_unreachable", issuer=verifier.issuer, reason=exc.message)
 
 
 async def _start_http(settings: Settings, runtime: Runtime, enabled: bool) -> HttpListener | None:
@@ -145,6 +189,7 @@ async def _start_http(settings: Settings, runtime: Runtime, enabled: bool) -> Ht
         return None
     listener = HttpListener(settings, runtime)
     await listener.start()
+    runtime.shared["http_port"] = listener.port  # the bound port, for links services mail
     if not settings.public_url and hasattr(runtime.objects, "public_base_url"):
         # Port 0 (tests) or 0.0.0.0: presigned links of the embedded store must name
         # the port actually bound.

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from rtcc.backends.audit import AuditEntry, append_audit
+from rtcc.clients import What
 from rtcc.common.v1 import common_pb2
 from rtcc.core.auth import Principal
 from rtcc.core.errors import InvalidArgument, NotFound
@@ -33,7 +34,7 @@ async def get_segment(
     seg = await ctx.index.get(request.segment_id)
     if seg is None:
         raise NotFound(f"segment {request.segment_id} does not exist")
-    await ctx.access.require(who, seg.camera_id, recorded=True)
+    await ctx.access.require(who, seg.camera_id, What.RECORDED_VIDEO, at=seg.start_time)
     return pb.GetSegmentResponse(segment=convert.segment(seg))
 
 
@@ -43,8 +44,10 @@ async def list_segments(
     camera_id, stream = _camera(request.camera_id), convert.stream_of(request.stream)
     if not request.time_range.HasField("start_time"):
         raise InvalidArgument("time_range.start_time is required", field="time_range")
-    await ctx.access.require(who, camera_id, recorded=True)
+    granted = await ctx.access.require(who, camera_id, What.RECORDED_VIDEO)
     start = convert.to_datetime(request.time_range.start_time)
+    if granted.recorded_since is not None:  # only what the grant covers is listed
+        start = max(start, granted.recorded_since)
     end = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
     if request.time_range.HasField("end_time"):
         end = convert.to_datetime(request.time_range.end_time)
@@ -65,8 +68,8 @@ async def locate_segment(
     camera_id, stream = _camera(request.camera_id), convert.stream_of(request.stream)
     if not request.HasField("time"):
         raise InvalidArgument("time is required", field="time")
-    await ctx.access.require(who, camera_id, recorded=True)
     when = convert.to_datetime(request.time)
+    await ctx.access.require(who, camera_id, What.RECORDED_VIDEO, at=when)
     seg = await ctx.index.at_or_after(camera_id, stream, when)
     if seg is None:
         raise NotFound(f"camera {camera_id} has no recording at or after {when.isoformat()}")
@@ -87,7 +90,8 @@ async def read_range(
     start, end = convert.to_datetime(rng.start_time), convert.to_datetime(rng.end_time)
     if not start < end <= start + MAX_READ:
         raise InvalidArgument("time_range must be non-empty and at most 1 hour", field="time_range")
-    await ctx.access.require(who, camera_id, recorded=True)
+    # The file is raw (unmasked) video of [start, end): recorded-of-instant-start.
+    await ctx.access.require(who, camera_id, What.RECORDED_VIDEO, raw=True, at=start)
     rows = await ctx.index.overlapping(camera_id, stream, start, end)
     if not rows:
         raise NotFound(f"camera {camera_id} has no recording in the range")

@@ -8,10 +8,11 @@ from typing import Any
 
 from rtcc.backends.database import Database
 from rtcc.backends.objectstore import ObjectStore
-from rtcc.ingest.access import CameraAccess
+from rtcc.clients import AccessDecisions
 from rtcc.ingest.lease_store import LeaseStore
 from rtcc.ingest.recorder import Recorder
 from rtcc.ingest.retention import Retention
+from rtcc.ingest.routing import LiveRouter
 from rtcc.ingest.status_store import StatusStore
 from rtcc.ingest.store import SegmentIndex
 
@@ -26,6 +27,11 @@ class IngestContext:
     statuses: StatusStore
     recorder: Recorder
     retention: Retention
-    access: CameraAccess
+    # The platform's access policy, cached (rtcc.clients.access).
+    access: AccessDecisions
     # Work started by calls that outlives them (retention runs): kept referenced here.
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    # Seconds between access and token re-checks on live streams (settings.access).
+    recheck_s: float = 2.0
+    # Relays live streams of cameras recorded by other replicas (None: answer here only).
+    routing: LiveRouter | None = None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from rtcc.common import paging
+from rtcc.common import time as wire_time
 from rtcc.core.errors import InvalidArgument
 from rtcc.ingest.fanout import LivePacket, TrackInfo
 from rtcc.ingest.health import StreamHealth
@@ -19,15 +20,11 @@ from rtcc.ingest.v1 import ingest_pb2 as pb
 
 
 def ts(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    out = timestamp_pb2.Timestamp()
-    out.FromDatetime(value.astimezone(dt.UTC))
-    return out
+    return wire_time.to_timestamp(value)
 
 
 def to_datetime(value: timestamp_pb2.Timestamp) -> dt.datetime:
-    return value.ToDatetime(tzinfo=dt.UTC)
+    return wire_time.to_datetime(value)
 
 
 def duration(seconds: float) -> duration_pb2.Duration:
@@ -72,6 +69,7 @@ def lease(value: Lease) -> pb.CameraLease:
         acquire_time=ts(value.acquire_time),
         renew_time=ts(value.renew_time),
         expire_time=ts(value.expire_time),
+        address=value.address,
     )
 
 
@@ -137,20 +135,12 @@ def packet(value: LivePacket) -> pb.StreamPacketsResponse:
 
 
 def page_size(requested: int, default: int = 100, cap: int = 1000) -> int:
-    if requested < 0:
-        raise InvalidArgument("page_size must not be negative", field="page_size")
-    return min(requested or default, cap)
+    return paging.page_size(requested, default=default, cap=cap)
 
 
 def encode_token(*parts: Any) -> str:
-    return base64.urlsafe_b64encode("\x1f".join(str(p) for p in parts).encode()).decode()
+    return paging.encode_token("ingest", *parts)
 
 
 def decode_token(token: str, count: int) -> list[str]:
-    try:
-        parts = base64.urlsafe_b64decode(token.encode()).decode().split("\x1f")
-    except (ValueError, UnicodeDecodeError):
-        parts = []
-    if len(parts) != count:
-        raise InvalidArgument("page_token is malformed", field="page_token")
-    return parts
+    return paging.decode_token(token, "ingest", count)

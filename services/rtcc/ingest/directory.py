@@ -17,6 +17,7 @@ import grpc
 import structlog
 from google.protobuf import timestamp_pb2
 
+from rtcc.clients.registry import RegistryClient
 from rtcc.ingest.health import DEGRADED, OFFLINE, ONLINE, StreamHealth
 from rtcc.ingest.session import CameraSource
 from rtcc.ingest.transport import UDP_TAG
@@ -53,12 +54,6 @@ class StaticDirectory:
         self.reports.update(reports)
 
 
-def _watch_request(revision: int) -> Any:
-    from rtcc.registry.v1 import registry_pb2
-
-    return registry_pb2.WatchCamerasRequest(start_revision=revision)
-
-
 def with_credentials(url: str, username: str, password: str) -> str:
     """`rtsp://host/path` with `user:password@` added (percent-encoded)."""
     if not username:
@@ -84,6 +79,7 @@ class RegistryDirectory:
     def __init__(self, channel: Callable[[], grpc.aio.Channel], *, resync_s: float = 300.0) -> None:
         # A factory: the registry's address may be unknown (Unavailable) until it is.
         self._channel = channel
+        self._registry = RegistryClient(channel)
         self._urls: dict[tuple[str, str], tuple[str, str]] = {}  # (id, etag) -> main, sub
         self.resync_s = resync_s
         self._known: dict[str, CameraSource] | None = None
@@ -92,12 +88,6 @@ class RegistryDirectory:
         self.full_lists = 0  # how many full listings were made (a measure of registry load)
         self.changes_applied = 0
         self.changed = asyncio.Event()
-
-    @property
-    def _stub(self) -> Any:
-        from rtcc.registry.v1 import registry_pb2_grpc
-
-        return registry_pb2_grpc.RegistryServiceStub(self._channel())
 
     async def cameras(self) -> list[CameraSource]:
         if self._known is None or not self.following:
@@ -111,7 +101,7 @@ class RegistryDirectory:
             call: Any = None
             try:
                 await self._resync()
-                call = self._stub.WatchCameras(_watch_request(self._revision))
+                call = self._registry.watch(self._revision)
                 self.following = True
                 async with asyncio.timeout(self.resync_s):
                     async for change in call:
@@ -131,7 +121,7 @@ class RegistryDirectory:
             finally:
                 self.following = False
                 if call is not None:
-                    call.cancel()
+                    await call.aclose()
 
     async def _apply(self, change: Any) -> None:
         from rtcc.registry.v1 import registry_pb2
@@ -155,23 +145,15 @@ class RegistryDirectory:
             self._known[change.camera_id] = source
 
     async def _resync(self) -> None:
-        from rtcc.registry.v1 import registry_pb2
-
         known: dict[str, CameraSource] = {}
-        token, revision = "", None
-        while True:
-            page = await self._stub.ListCameras(
-                registry_pb2.ListCamerasRequest(page_size=1000, page_token=token), timeout=10
-            )
+        revision = None
+        async for page in self._registry.list_camera_pages():
             # The first page's revision: a change made while paging is replayed.
             revision = page.revision if revision is None else revision
             for camera in page.cameras:
                 source = await self._source(camera)
                 if source is not None:
                     known[camera.id] = source
-            token = page.next_page_token
-            if not token:
-                break
         self._known, self._revision = known, revision or 0
         self.full_lists += 1
 
@@ -193,13 +175,9 @@ class RegistryDirectory:
         )
 
     async def _urls_of(self, camera_id: str, etag: str) -> tuple[str, str]:
-        from rtcc.registry.v1 import registry_pb2
-
         key = (camera_id, etag)
         if key not in self._urls:
-            answer = await self._stub.GetCameraStreamCredentials(
-                registry_pb2.GetCameraStreamCredentialsRequest(camera_id=camera_id), timeout=10
-            )
+            answer = await self._registry.stream_credentials(camera_id)
             user, password = answer.credentials.username, answer.credentials.password
             self._urls[key] = (
                 with_credentials(answer.main_url, user, password),
@@ -233,6 +211,4 @@ class RegistryDirectory:
                 )
             )
         if items:
-            await self._stub.ReportCameraHealth(
-                registry_pb2.ReportCameraHealthRequest(reports=items), timeout=10
-            )
+            await self._registry.report_health(items)

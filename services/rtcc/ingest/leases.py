@@ -29,6 +29,8 @@ class Lease:
     acquire_time: dt.datetime
     renew_time: dt.datetime
     expire_time: dt.datetime
+    # The holder's gRPC HOST:PORT ('' when it serves no live streams).
+    address: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,10 @@ import structlog
 
 from rtcc.backends.bus import EventBus
 from rtcc.backends.objectstore import ObjectStore
+from rtcc.core.supervisor import SupervisedTask, Supervisor
 from rtcc.ingest.event_feed import follow_events
 from rtcc.ingest.event_windows import EventRollSettings, EventWindows
+from rtcc.ingest.recovery import recover_partials
 from rtcc.ingest.segment import MAIN, SUB
 from rtcc.ingest.session import CameraSession, CameraSource, SessionSettings
 from rtcc.ingest.spool import Spool, SpooledSegment
@@ -22,6 +24,9 @@ from rtcc.ingest.substreams import SubStreams
 from rtcc.ingest.uploader import Uploader
 
 log = structlog.get_logger("rtcc.ingest.recorder")
+
+UPLOADER_TASK = "ingest-uploader"
+EVENTS_TASK = "ingest-event-windows"
 
 
 class Recorder:
@@ -36,6 +41,7 @@ class Recorder:
         *,
         settings: SessionSettings | None = None,
         event_roll: EventRollSettings | None = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.spool, self.bus = spool, bus
         self.windows = EventWindows(event_roll or EventRollSettings())
@@ -52,21 +58,28 @@ class Recorder:
         )
         self.substreams = SubStreams(spool, self.settings)
         self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._events: asyncio.Task[None] | None = None
+        # Owner of the uploader and the event feed (the process's supervisor in the
+        # service): an unexpected exception restarts them instead of ending uploads.
+        self._supervisor = supervisor or Supervisor()
+        self._uploading: SupervisedTask | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         """Drain what a previous process left in the spool, then keep draining."""
         self._loop = asyncio.get_running_loop()
-        dropped = await asyncio.to_thread(self.spool.discard_partials)
-        if dropped:
-            log.warning("spool_partials_discarded", count=dropped)
-        self._task = asyncio.create_task(self.uploader.run(self._stop), name="ingest-uploader")
+        self._stop.clear()  # a lease loop restarted by its supervisor starts again
+        # Segments a killed process was writing: kept up to their last whole fragment.
+        found = await asyncio.to_thread(recover_partials, self.spool)
+        if found.discarded:
+            log.warning("spool_partials_discarded", count=found.discarded)
+        self._uploading = self._supervisor.start(
+            UPLOADER_TASK, lambda: self.uploader.run(self._stop), target="ingest", critical=True
+        )
         # Event-only cameras: an event's window decides which spooled segments are kept.
-        self._events = asyncio.create_task(
-            follow_events(self.bus, self.windows, self.uploader.wake, self._stop),
-            name="ingest-event-windows",
+        self._supervisor.start(
+            EVENTS_TASK,
+            lambda: follow_events(self.bus, self.windows, self.uploader.wake, self._stop),
+            target="ingest",
         )
 
     async def ensure(self, sources: list[CameraSource]) -> None:
@@ -132,8 +145,10 @@ class Recorder:
         except TimeoutError:
             log.warning("spool_left_for_next_start")
         self._stop.set()
-        if self._events is not None:
-            self._events.cancel()
-            await asyncio.gather(self._events, return_exceptions=True)
-        if self._task is not None:
-            await self._task
+        await self._supervisor.cancel(EVENTS_TASK)
+        if self._uploading is not None and self._uploading.task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._uploading.task), drain_timeout_s)
+            except TimeoutError:
+                pass
+            await self._supervisor.cancel(UPLOADER_TASK)

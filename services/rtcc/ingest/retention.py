@@ -2,8 +2,9 @@
 
 A segment's expiry is fixed when it is indexed (start + the camera's retention days).
 Objects under legal hold or WORM retention (evidence) are refused by the object store
-with FailedPrecondition: such a segment is kept, counted as held, and looked at again
-a day later; it is never deleted while held.
+with FailedPrecondition, and segments overlapping an active row of ``recording_holds``
+(alerting's holds around an alert) are skipped: such a segment is kept, counted as
+held, and looked at again a day later; it is never deleted while held.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 import structlog
 
-from rtcc.backends.database import Database
+from rtcc.backends.database import Database, UTCDateTime
 from rtcc.backends.objectstore import ObjectStore
 from rtcc.core.errors import FailedPrecondition, NotFound, RtccError
 from rtcc.core.ids import new_id
@@ -73,6 +74,10 @@ class Retention:
             try:
                 while batch := await self.index.expired(run.cutoff_time):
                     for seg in batch:
+                        if await _on_hold(self.db, seg.camera_id, seg.start_time, seg.end_time):
+                            held += 1
+                            await self.index.keep(seg.id, run.cutoff_time + RECHECK_HELD)
+                            continue
                         try:
                             await self.objects.delete(BUCKET, seg.object_key)
                         except FailedPrecondition:
@@ -84,6 +89,17 @@ class Retention:
             except RtccError as exc:
                 error = str(exc)
                 log.warning("retention_run_failed", run_id=run.id, error=error)
+            except asyncio.CancelledError:
+                await self._finish(run, deleted, freed, held, "interrupted: the server stopped")
+                raise
+            except Exception as exc:  # e.g. OSError from a disk: the run must not stay RUNNING
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                log.exception("retention_run_crashed", run_id=run.id)
+        return await self._finish(run, deleted, freed, held, error)
+
+    async def _finish(
+        self, run: RetentionRun, deleted: int, freed: int, held: int, error: str
+    ) -> RetentionRun:
         done = RetentionRun(
             run.id, FAILED if error else SUCCEEDED, run.start_time, dt.datetime.now(dt.UTC),
             run.cutoff_time, deleted, freed, held, error, run.trigger,
@@ -120,6 +136,29 @@ async def retention_loop(retention: Retention, stop: asyncio.Event, every_s: flo
             await asyncio.wait_for(stop.wait(), every_s)
         except TimeoutError:
             pass
+
+
+# Recording holds (placed by alerting, adopted or released by evidence; the row shape
+# is in docs/alerting.md): a segment overlapping an active hold of its camera is kept.
+_HOLDS = sa.table(
+    "recording_holds",
+    sa.column("camera_id", sa.String()),
+    sa.column("start_time", UTCDateTime()),
+    sa.column("end_time", UTCDateTime()),
+    sa.column("release_time", UTCDateTime()),
+)
+
+
+async def _on_hold(db: Database, camera_id: str, start: dt.datetime, end: dt.datetime) -> bool:
+    h = _HOLDS.c
+    query = (
+        sa.select(sa.literal(1))
+        .where(h.camera_id == camera_id, h.release_time.is_(None))
+        .where(h.start_time < end, h.end_time > start)
+        .limit(1)
+    )
+    async with db.transaction(readonly=True) as conn:
+        return (await conn.execute(query)).first() is not None
 
 
 def _values(run: RetentionRun) -> dict[str, object]:

@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
 
+from rtcc.clients import Caller, for_service
 from rtcc.core.auth import current_principal
+from rtcc.core.clients import open_channel
 from rtcc.core.errors import InvalidArgument
 from rtcc.core.runtime import Runtime
 from rtcc.ingest import api_live, api_segments, convert
-from rtcc.ingest.access import CameraAccess, require_operator
 from rtcc.ingest.context import IngestContext
 from rtcc.ingest.directory import RegistryDirectory
+from rtcc.ingest.identity import ReplicaIdentity, claim_identity
 from rtcc.ingest.lease_store import LeaseStore
 from rtcc.ingest.recorder import Recorder
 from rtcc.ingest.retention import Retention, RetentionRun, retention_loop
+from rtcc.ingest.roles import require_operator
+from rtcc.ingest.routing import LiveRouter
 from rtcc.ingest.session import SessionSettings
 from rtcc.ingest.spool import Spool
 from rtcc.ingest.status_store import StatusStore
@@ -71,7 +74,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         size = convert.page_size(request.page_size)
         after = convert.decode_token(request.page_token, 1)[0] if request.page_token else ""
         rows = await self.ctx.leases.unexpired(
-            request.pool, dt.datetime.now(dt.UTC), replica_id=request.replica_id,
+            request.pool, replica_id=request.replica_id,
             camera_id=request.camera_id, after=after, limit=size + 1,
         )  # fmt: skip
         token = convert.encode_token(rows[size - 1].camera_id) if len(rows) > size else ""
@@ -84,16 +87,15 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         if not request.camera_id or not request.replica_id:
             raise InvalidArgument("camera_id and replica_id are required")
         lease = await self.ctx.leases.acquire(
-            request.camera_id, _pool(request.pool), request.replica_id, _ttl(request.ttl),
-            dt.datetime.now(dt.UTC),
-        )  # fmt: skip
+            request.camera_id, _pool(request.pool), request.replica_id, _ttl(request.ttl)
+        )
         return pb.AcquireCameraLeaseResponse(lease=convert.lease(lease))
 
     async def RenewCameraLease(self, request: Any, context: Any) -> Any:
         require_operator(current_principal())
         lease = await self.ctx.leases.renew(
             request.camera_id, _pool(request.pool), request.replica_id, request.epoch,
-            _ttl(request.ttl), dt.datetime.now(dt.UTC),
+            _ttl(request.ttl),
         )  # fmt: skip
         return pb.RenewCameraLeaseResponse(lease=convert.lease(lease))
 
@@ -129,8 +131,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         return await api_live.get_stream_status(self.ctx, current_principal(), request)
 
     async def ListStreamStatuses(self, request: Any, context: Any) -> Any:
-        current_principal().require_any_role("operator", "platform-admin", "service")
-        return await api_live.list_stream_statuses(self.ctx, request)
+        # Any member may ask; the policy filters to the cameras whose health it may see.
+        return await api_live.list_stream_statuses(self.ctx, Caller.of_call(context), request)
 
     async def GetRetentionRun(self, request: Any, context: Any) -> Any:
         require_operator(current_principal())
@@ -162,6 +164,29 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         return pb.StartRetentionRunResponse(retention_run=_run(run))
 
 
+def _opener(runtime: Runtime) -> Callable[[str], grpc.aio.Channel]:
+    """Channels to other ingest replicas (by address), as the ingest service."""
+    settings = runtime.settings
+
+    def open_to(address: str) -> grpc.aio.Channel:
+        return open_channel(
+            address,
+            token=lambda: runtime.service_token("ingest"),
+            max_message_bytes=settings.max_message_bytes,
+            tls=settings.tls,
+        )
+
+    return open_to
+
+
+async def _hold(identity: ReplicaIdentity) -> None:
+    """Keep the data directory locked until the process stops."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        identity.close()
+
+
 def build_context(runtime: Runtime, replica_id: str) -> IngestContext:
     settings = runtime.settings
     index = SegmentIndex(runtime.db)
@@ -171,6 +196,7 @@ def build_context(runtime: Runtime, replica_id: str) -> IngestContext:
         index,
         runtime.bus,
         settings=SessionSettings(segment_s=SEGMENT_SECONDS),
+        supervisor=runtime.supervisor,
     )
     return IngestContext(
         replica_id=replica_id,
@@ -181,15 +207,19 @@ def build_context(runtime: Runtime, replica_id: str) -> IngestContext:
         statuses=StatusStore(runtime.db),
         recorder=recorder,
         retention=Retention(runtime.db, runtime.objects),
-        access=CameraAccess(lambda: runtime.channel("registry", as_service="ingest")),
+        access=for_service(runtime, "ingest").access,
+        recheck_s=runtime.settings.access.recheck_s,
     )
 
 
 async def setup(runtime: Runtime, server: grpc.aio.Server) -> list[str]:
     """Serve IngestService; start the lease loop and the retention schedule."""
-    port = runtime.self_address.rpartition(":")[2]
-    replica_id = f"{socket.gethostname()}:{port}"
+    identity = claim_identity(runtime.settings.data_dir, runtime.settings.ingest.replica_id)
+    runtime.spawn(_hold(identity), name="ingest-data-dir-lock")
+    replica_id = identity.replica_id
     ctx = build_context(runtime, replica_id)
+    address = runtime.settings.ingest.advertise_address or runtime.self_address
+    ctx.routing = LiveRouter(ctx.leases, ctx.recorder, replica_id, _opener(runtime))
     ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(ctx), server)
     directory = RegistryDirectory(lambda: runtime.channel("registry", as_service="ingest"))
     worker = IngestWorker(
@@ -197,10 +227,15 @@ async def setup(runtime: Runtime, server: grpc.aio.Server) -> list[str]:
         ctx.leases,
         ctx.recorder,
         ctx.statuses,
-        WorkerOptions(replica_id=replica_id),
+        WorkerOptions(replica_id=replica_id, address=address),
     )
     stop = asyncio.Event()  # runtime.close() cancels the loops; each cleans up on the way out
-    runtime.spawn(worker.run(stop), name="ingest-lease-loop")
-    runtime.spawn(directory.watch(stop), name="ingest-camera-watch")
-    runtime.spawn(retention_loop(ctx.retention, stop, RETENTION_EVERY_S), name="ingest-retention")
+    # The lease loop is critical: without it this replica records nothing it should.
+    runtime.supervise("ingest-lease-loop", lambda: worker.run(stop), target="ingest", critical=True)
+    runtime.supervise("ingest-camera-watch", lambda: directory.watch(stop), target="ingest")
+    runtime.supervise(
+        "ingest-retention",
+        lambda: retention_loop(ctx.retention, stop, RETENTION_EVERY_S),
+        target="ingest",
+    )
     return [SERVICE_NAME]

@@ -250,6 +250,7 @@ class CameraSession:
                 stream=self.source.stream,
                 start_time=wall,
                 discontinuity=self._gap_before,
+                event_only=self.source.event_only,
             )
         except (OSError, av.FFmpegError) as exc:
             self._fail_recording(f"opening a segment failed: {exc}")

@@ -3,7 +3,8 @@
 Layout: ``<root>/<camera_id>/<stream>/<start-epoch-ms>.mp4`` and, beside it, the
 segment's description ``<start-epoch-ms>.json``. The JSON is written last (fsynced,
 then renamed into place), so its presence is what marks a segment complete; a
-``.part`` file is a segment still being written. Blocking file I/O: call from threads.
+``.part`` file is a segment still being written (recovery.py keeps the whole fragments
+of one left by a killed process). Blocking file I/O: call from threads.
 """
 
 from __future__ import annotations
@@ -69,7 +70,13 @@ class Spool:
             if not media.exists():
                 description.unlink(missing_ok=True)  # media already removed: finish cleanup
                 continue
-            segment = ClosedSegment.from_json(description.read_text())
+            try:
+                segment = ClosedSegment.from_json(description.read_text())
+            except (ValueError, TypeError, KeyError):
+                # A description no process can read (torn by a disk fault) would stop
+                # the drain on every pass: set it aside, next to its media, for a person.
+                os.replace(description, description.with_suffix(".json.bad"))
+                continue
             found.append(SpooledSegment(segment, media, description))
         return found
 
@@ -77,13 +84,6 @@ class Spool:
         """Forget a segment once stored and indexed: media first, description last."""
         item.media.unlink(missing_ok=True)
         item.description.unlink(missing_ok=True)
-
-    def discard_partials(self) -> int:
-        """Delete `.part` files left by a killed recorder; returns how many."""
-        parts = list(self.root.glob("*/*/*.part"))
-        for part in parts:
-            part.unlink(missing_ok=True)
-        return len(parts)
 
 
 def _order(path: Path) -> tuple[str, str, int]:

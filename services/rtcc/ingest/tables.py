@@ -48,6 +48,9 @@ leases = sa.Table(
     sa.Column("acquire_time", UTCDateTime(), nullable=False),
     sa.Column("renew_time", UTCDateTime(), nullable=False),
     sa.Column("expire_time", UTCDateTime(), nullable=False),
+    # Where the holder's gRPC API is reached (revision 0008_ingest_routing): replicas
+    # proxy a camera's live streams there (routing.py).
+    sa.Column("address", sa.String(300), nullable=False, server_default=""),
 )
 
 # Live replicas of each pool (heartbeats), so a replica without leases still counts

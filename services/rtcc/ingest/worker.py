@@ -3,7 +3,9 @@
 Every `tick_s` the replica beats its heartbeat, renews its leases, gives back what is
 over its share (or no longer to be recorded), takes free cameras up to its share, and
 points the recorder at the cameras it holds. With a 10 s lease and a 3 s tick, a dead
-replica's cameras are taken over within about 13 s.
+replica's cameras are taken over within about 13 s. Lease times are the database's
+(lease_store.py); leases held under this replica's id by a previous life of it (a
+restart on the same data) are taken back at the first tick.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ log = structlog.get_logger("rtcc.ingest.worker")
 @dataclass(frozen=True, slots=True)
 class WorkerOptions:
     replica_id: str
+    # Where other replicas reach this one for live streams (recorded in its leases).
+    address: str = ""
     lease_ttl_s: float = 10.0
     tick_s: float = 3.0
 
@@ -81,25 +85,31 @@ class IngestWorker:
         changed.clear()
 
     async def tick(self) -> None:
-        me, now = self.options.replica_id, _now()
-        live = await self.leases.heartbeat(me, INGEST_POOL, self.ttl, now)
+        me = self.options.replica_id
+        live = await self.leases.heartbeat(me, INGEST_POOL, self.ttl)
+        # The registry call may wait seconds: every lease time below is the database's
+        # own, taken when it applies the change (lease_store.py), never one taken here.
         await self._refresh_cameras()
-        await self._renew(now)
-        current = await self.leases.unexpired(INGEST_POOL, now)
-        holders = {lease.camera_id: lease.replica_id for lease in current}
+        await self._renew()
+        current = {lease.camera_id: lease for lease in await self.leases.unexpired(INGEST_POOL)}
+        holders = {camera_id: lease.replica_id for camera_id, lease in current.items()}
         decision = plan(me, sorted(self._cameras), live, holders)
         for camera_id in decision.release:
-            await self._release(camera_id)
-        for camera_id in decision.acquire:
+            await self._release(camera_id, current.get(camera_id))
+        # Leases held under this replica's id but not by this process: a previous life
+        # of this replica (restarted on the same data) held them; take them back now
+        # instead of waiting for them to expire.
+        adopt = [c for c, h in holders.items() if h == me and c not in self.held]
+        for camera_id in [*(c for c in adopt if c not in decision.release), *decision.acquire]:
             try:
                 self.held[camera_id] = await self.leases.acquire(
-                    camera_id, INGEST_POOL, me, self.ttl, now
+                    camera_id, INGEST_POOL, me, self.ttl, self.options.address
                 )
             except FailedPrecondition:
                 continue  # another replica was quicker
         await self.recorder.ensure([self._cameras[c] for c in self.held if c in self._cameras])
         await self.recorder.reap_substreams()
-        await self._report(now)
+        await self._report(_now())
 
     async def _refresh_cameras(self) -> None:
         try:
@@ -107,19 +117,30 @@ class IngestWorker:
         except Exception as exc:  # registry away: keep recording what we know
             self.log.warning("camera_directory_unavailable", error=str(exc))
 
-    async def _renew(self, now: dt.datetime) -> None:
+    async def _renew(self) -> None:
         for camera_id, lease in list(self.held.items()):
             try:
                 self.held[camera_id] = await self.leases.renew(
-                    camera_id, INGEST_POOL, lease.replica_id, lease.epoch, self.ttl, now
+                    camera_id, INGEST_POOL, lease.replica_id, lease.epoch, self.ttl
                 )
             except FailedPrecondition:
-                self.log.warning("lease_lost", camera_id=camera_id)
-                del self.held[camera_id]
-                await self.recorder.remove((camera_id, 1))
+                # Expired (the database was away longer than the lease) but nobody took
+                # it: take it again and keep recording, without a gap. Only a camera
+                # another replica now holds is stopped here.
+                try:
+                    self.held[camera_id] = await self.leases.acquire(
+                        camera_id, INGEST_POOL, lease.replica_id, self.ttl, self.options.address
+                    )
+                    self.log.info("lease_retaken_after_expiry", camera_id=camera_id)
+                except FailedPrecondition:
+                    self.log.warning("lease_lost", camera_id=camera_id)
+                    del self.held[camera_id]
+                    await self.recorder.remove((camera_id, 1))
 
-    async def _release(self, camera_id: str) -> None:
+    async def _release(self, camera_id: str, current: Lease | None = None) -> None:
         lease = self.held.pop(camera_id, None)
+        if lease is None and current is not None and current.replica_id == self.options.replica_id:
+            lease = current  # held by a previous life of this replica
         await self.recorder.remove((camera_id, 1))
         if lease is not None:
             await self.leases.release(camera_id, INGEST_POOL, lease.replica_id, lease.epoch)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,21 @@ import av
 
 from rtcc.ingest.segment import ClosedSegment, segment_id
 
-# Fragment at every keyframe, moov up front: the file is playable while it grows and
-# a killed writer still leaves every finished fragment readable.
-FMP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+# Fragment at every keyframe and at least every half second, moov up front: the file
+# is playable while it grows and a killed writer still leaves every finished fragment
+# readable. flush_packets hands each finished fragment to the kernel at once (not when
+# FFmpeg's 32 KiB buffer fills), so a `kill -9` loses at most the half second in
+# progress (recovery.py keeps the rest).
+FMP4_OPTIONS = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    "frag_duration": "500000",  # microseconds
+    "flush_packets": "1",
+}
+
+
+def meta_path(part: Path) -> Path:
+    """Beside a segment being written: what recovery needs to describe it after a crash."""
+    return part.with_name(part.name + "-meta")
 
 
 class SegmentWriter:
@@ -32,6 +45,7 @@ class SegmentWriter:
         stream: int,
         start_time: dt.datetime,
         discontinuity: bool,
+        event_only: bool = False,
     ) -> None:
         self.path, self.camera_id, self.stream = path, camera_id, stream
         self.start_time, self.discontinuity = start_time, discontinuity
@@ -43,6 +57,9 @@ class SegmentWriter:
         self._first_dts: int | None = None
         self._last_dts: int | None = None
         self._pending: Any = None
+        meta = {"camera_id": camera_id, "stream": stream, "start_time": start_time.isoformat()}
+        meta |= {"discontinuity": discontinuity, "event_only": event_only}
+        meta_path(path).write_text(json.dumps(meta))  # not fsynced: lost with the data
         self._output: Any = av.open(str(path), "w", format="mp4", options=FMP4_OPTIONS)
         self._out_stream = self._output.add_stream_from_template(template)
 
@@ -87,6 +104,7 @@ class SegmentWriter:
             self._output.close()
         finally:
             self.path.unlink(missing_ok=True)
+            meta_path(self.path).unlink(missing_ok=True)
 
     def close(self, end_time: dt.datetime) -> ClosedSegment:
         """Finish the file, make it durable, and describe it."""
@@ -97,6 +115,7 @@ class SegmentWriter:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
             os.fsync(handle.fileno())
+        meta_path(self.path).unlink(missing_ok=True)
         seconds = max((end_time - self.start_time).total_seconds(), 1e-6)
         return ClosedSegment(
             id=segment_id(self.camera_id, self.stream, self.start_time),

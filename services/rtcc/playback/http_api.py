@@ -8,6 +8,7 @@ is not offered: clients send their offer once gathering is complete.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,15 +16,30 @@ from typing import Any
 
 from aiohttp import web
 
+from rtcc.clients.caller import Caller
 from rtcc.core.auth import Principal, TokenAuthority
-from rtcc.core.errors import InvalidArgument, ResourceExhausted, RtccError, Unauthenticated
-from rtcc.playback.access import RegistryAccess
+from rtcc.core.config import PlaybackSettings
+from rtcc.core.errors import (
+    InvalidArgument,
+    ResourceExhausted,
+    RtccError,
+    Unauthenticated,
+    Unavailable,
+)
+from rtcc.playback.investigate import AnalyticsSearch, event_request, plate_request
 from rtcc.playback.ratelimit import OfferRateLimiter
 from rtcc.playback.sessions import PlaybackSession, SessionManager, SessionSpec
 from rtcc.playback.timeline import Timeline
+from rtcc.playback.viewers import ViewerAccess
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STATIC = Path(__file__).parent / "static"
+# Console views other services provide as static/<name>.js, by the target serving them.
+CONSOLE_MODULES = {"alerts": "alerting", "cases": "evidence"}
+# The (token, caller) the guard verified for the request being handled.
+_VERIFIED: contextvars.ContextVar[tuple[str, Principal] | None] = contextvars.ContextVar(
+    "rtcc_http_caller", default=None
+)
 _STATUS = {
     "INVALID_ARGUMENT": 400,
     "UNAUTHENTICATED": 401,
@@ -77,14 +93,20 @@ class PlaybackHttp:
         sessions: SessionManager,
         authority: TokenAuthority,
         limiter: OfferRateLimiter,
-        registry: RegistryAccess,
+        registry: ViewerAccess,
         timeline: Timeline,
+        search: AnalyticsSearch | None = None,
+        console: PlaybackSettings | None = None,
+        modules: tuple[str, ...] = (),
     ) -> None:
         self._sessions = sessions
         self._authority = authority
         self._limiter = limiter
         self._registry = registry
         self._timeline = timeline
+        self._search = search
+        self._console = console or PlaybackSettings()
+        self._modules = modules
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         guard = self._guard
@@ -95,26 +117,51 @@ class PlaybackHttp:
             ("POST", "/api/sessions/{session_id}/control", guard(self.control)),
             ("GET", "/api/cameras", guard(self.cameras)),
             ("GET", "/api/cameras/{camera_id}/recordings", guard(self.recordings)),
+            ("GET", "/api/console", guard(self.console)),
+            ("GET", "/api/events", guard(self.events)),
+            ("GET", "/api/plates", guard(self.plates)),
+            ("GET", "/api/{kind:events|plates}/{item_id}/snapshot", guard(self.snapshot)),
+            ("GET", "/api/auth/config", self.auth_config),
             ("GET", "/", self.index),
-            ("GET", "/static/{name}", self.static),
+            ("GET", "/static/{name:.+}", self.static),
         ]
 
     def _guard(self, handler: Handler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:
+            verified = None
             try:
+                verified = _VERIFIED.set(await self._authenticate(request))
                 return await handler(request)
             except RtccError as exc:
                 status = _STATUS.get(exc.code.name, 500)
                 headers = {"Retry-After": "1"} if status == 429 else None
                 return web.json_response({"error": exc.message}, status=status, headers=headers)
+            finally:
+                if verified is not None:
+                    _VERIFIED.reset(verified)
 
         return wrapped
+
+    async def _authenticate(self, request: web.Request) -> tuple[str, Principal] | None:
+        """Verify a bearer token before the handler runs (this may fetch the identity
+        provider's keys); handlers then read the caller with :meth:`_caller`."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return token.strip(), await self._authority.authenticate(token.strip())
 
     def _caller(self, request: web.Request) -> tuple[Principal, str]:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("send Authorization: Bearer <token>")
+        verified = _VERIFIED.get()
+        if verified is not None and verified[0] == token.strip():
+            return verified[1], verified[0]
         return self._authority.verify(token.strip()), token.strip()
+
+    async def auth_config(self, _: web.Request) -> web.StreamResponse:
+        """How the console signs in (unauthenticated: it is needed before sign-in)."""
+        return web.json_response(self._authority.console_config())
 
     async def offer(self, request: web.Request) -> web.StreamResponse:
         principal, token = self._caller(request)
@@ -181,12 +228,71 @@ class PlaybackHttp:
             {"start": start.isoformat(), "end": end.isoformat(), "spans": spans}
         )
 
+    async def console(self, request: web.Request) -> web.StreamResponse:
+        """What the console needs to know: its basemap, and which services answer."""
+        self._caller(request)
+        basemap = self._console
+        return web.json_response(
+            {
+                "basemap": {
+                    "url": basemap.basemap_url,
+                    "attribution": basemap.basemap_attribution,
+                    "max_zoom": basemap.basemap_max_zoom,
+                },
+                "search": self._search is not None,
+                # Views other services ship as static/<name>.js, when installed and served.
+                "modules": [m for m in self._modules if (STATIC / f"{m}.js").is_file()],
+            }
+        )
+
+    def _analytics(self) -> AnalyticsSearch:
+        if self._search is None:
+            raise Unavailable("search needs the analytics service, which is not configured")
+        return self._search
+
+    def _user(self, request: web.Request) -> Caller:
+        principal, token = self._caller(request)
+        return Caller.user(principal, token)
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        caller = self._user(request)
+        query = event_request(request.query, dt.datetime.now(dt.UTC))
+        return web.json_response(await self._analytics().events(caller, query))
+
+    async def plates(self, request: web.Request) -> web.StreamResponse:
+        caller = self._user(request)
+        query = plate_request(request.query, dt.datetime.now(dt.UTC))
+        return web.json_response(await self._analytics().plates(caller, query))
+
+    async def snapshot(self, request: web.Request) -> web.StreamResponse:
+        caller = self._user(request)
+        kind, item_id = request.match_info["kind"], request.match_info["item_id"]
+        url = await self._analytics().snapshot_url(caller, kind, item_id)
+        return web.json_response({"url": url})
+
     async def index(self, _: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / "index.html")
+        return web.FileResponse(STATIC / "index.html", headers=_NO_STORE)
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        path = STATIC / name
-        if "/" in name or name.startswith(".") or not path.is_file():
+        parts = name.split("/")
+        path = STATIC.joinpath(*parts)
+        if any(not p or p.startswith(".") for p in parts) or not _is_file(path):
             raise web.HTTPNotFound()
-        return web.FileResponse(path)
+        # Vendored libraries change only with their lockfile; the console's own files
+        # must be revalidated, or a browser keeps running an old console.
+        cache = _IMMUTABLE if parts[0] == "vendor" else _NO_CACHE
+        return web.FileResponse(path, headers=cache)
+
+
+_NO_STORE = {"Cache-Control": "no-store"}
+_NO_CACHE = {"Cache-Control": "no-cache"}
+_IMMUTABLE = {"Cache-Control": "public, max-age=86400"}
+
+
+def _is_file(path: Path) -> bool:
+    """A file under static/; a name the file system refuses (too long) is none."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False

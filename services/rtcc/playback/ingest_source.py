@@ -20,6 +20,7 @@ import grpc
 from av.bitstream import BitStreamFilterContext
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from rtcc.common import time as wire_time
 from rtcc.common.v1 import common_pb2
 from rtcc.core.errors import NotFound, Unavailable
 from rtcc.ingest.v1 import ingest_pb2, ingest_pb2_grpc
@@ -36,7 +37,8 @@ def to_timestamp(value: dt.datetime) -> Timestamp:
 
 
 def from_timestamp(ts: Timestamp) -> dt.datetime:
-    return ts.ToDatetime(tzinfo=dt.UTC)
+    """Out of range (a client's start_time): InvalidArgument, not a crash."""
+    return wire_time.to_datetime(ts)
 
 
 def _stream(value: int) -> common_pb2.CameraStream.ValueType:

@@ -13,23 +13,27 @@ import time
 import grpc
 
 from rtcc.backends.audit import AuditEntry, append_audit
+from rtcc.clients import for_service
 from rtcc.core.auth import Principal
 from rtcc.core.runtime import Runtime
 from rtcc.ingest.v1 import ingest_pb2_grpc
-from rtcc.playback.access import RegistryAccess
-from rtcc.playback.http_api import PlaybackHttp
+from rtcc.playback.http_api import CONSOLE_MODULES, PlaybackHttp
 from rtcc.playback.ice import configure_ice
 from rtcc.playback.ingest_source import IngestPacketSource, IngestRecordings
+from rtcc.playback.investigate import AnalyticsSearch
 from rtcc.playback.ratelimit import OfferRateLimiter
 from rtcc.playback.relay import RelayHub, SourceFactory
+from rtcc.playback.routing import Owner, SessionRouting
 from rtcc.playback.rpc import PlaybackServicer
-from rtcc.playback.sessions import SessionManager
+from rtcc.playback.sessions import SessionManager, SessionOptions
 from rtcc.playback.timeline import Timeline
 from rtcc.playback.v1 import playback_pb2, playback_pb2_grpc
+from rtcc.playback.viewers import ViewerAccess
 
-# Offers per second per user, and the burst allowed (a console opening a grid).
+# Offers per second per user, and the burst allowed: a console opening a 16-tile wall
+# sends 16 offers for the main streams, then 16 for the sub streams.
 OFFER_RATE = 5.0
-OFFER_BURST = 20
+OFFER_BURST = 40
 
 
 def _audit_writer(runtime: Runtime):  # type: ignore[no-untyped-def]
@@ -60,10 +64,20 @@ async def _shutdown(sessions: SessionManager, hub: RelayHub) -> None:
     await hub.close()
 
 
+def session_routing(runtime: Runtime) -> SessionRouting:
+    settings = runtime.settings
+    owner = Owner(
+        settings.playback.advertise_address or runtime.self_address,
+        settings.playback.advertise_url or settings.resolved_public_url(),
+    )
+    return SessionRouting(owner, runtime.authority_secret(), tls=settings.tls)
+
+
 async def setup(runtime: Runtime, server: grpc.aio.Server) -> list[str]:
     configure_ice()
     ingest = ingest_pb2_grpc.IngestServiceStub(runtime.channel("ingest", as_service="playback"))
-    registry = RegistryAccess(runtime.channel("registry", as_service="playback"))
+    clients = for_service(runtime, "playback")
+    registry = ViewerAccess(clients.access, clients.registry)
 
     def live_source(key: str) -> SourceFactory:
         camera_id, _, stream = key.partition("/")
@@ -76,12 +90,31 @@ async def setup(runtime: Runtime, server: grpc.aio.Server) -> list[str]:
         recordings=IngestRecordings(ingest),
         audit=_audit_writer(runtime),
         verify=runtime.authority.verify,
+        options=SessionOptions(recheck_s=clients.recheck_s),
     )
     limiter = OfferRateLimiter(OFFER_RATE, OFFER_BURST, time.monotonic)
-    http = PlaybackHttp(sessions, runtime.authority, limiter, registry, Timeline(registry, ingest))
-    runtime.http_routes.extend(http.routes())
+
+    # Events, plates and snapshots for the console, when analytics is part of the platform.
+    def served(target: str) -> bool:
+        return target in runtime.local_targets or bool(getattr(runtime.settings.peers, target))
+
+    search = AnalyticsSearch(clients.analytics) if served("analytics") else None
+    modules = tuple(view for view, target in CONSOLE_MODULES.items() if served(target))
+    http = PlaybackHttp(
+        sessions, runtime.authority, limiter, registry, Timeline(registry, ingest),
+        search=search, console=runtime.settings.playback, modules=modules,
+    )  # fmt: skip
+    # Behind a load balancer with N replicas: calls for a session another replica owns
+    # are forwarded to it (routing.py).
+    routing = session_routing(runtime)
+    sessions.new_session_id = routing.new_session_id
+
+    def local(session_id: str) -> bool:
+        return session_id in sessions.sessions
+
+    runtime.http_routes.extend(routing.wrap_routes(http.routes(), local))
     playback_pb2_grpc.add_PlaybackServiceServicer_to_server(
-        PlaybackServicer(sessions, limiter), server
+        routing.wrap_servicer(PlaybackServicer(sessions, limiter), local), server
     )
     runtime.spawn(_own(sessions, hub), name="playback-sessions")
     return [playback_pb2.DESCRIPTOR.services_by_name["PlaybackService"].full_name]

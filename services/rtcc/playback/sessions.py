@@ -28,12 +28,12 @@ from rtcc.core.errors import (
     Unavailable,
 )
 from rtcc.core.ids import new_id
-from rtcc.playback.access import AccessChecker, Polygon
 from rtcc.playback.packets import PacketSource
 from rtcc.playback.recorded import RecordedFeed, check_rate
 from rtcc.playback.relay import RelayHub, Subscriber
 from rtcc.playback.sdp import Delivery, choose_delivery, codec_preferences, parse_offer
 from rtcc.playback.tracks import Feed, PassthroughTrack, TranscodeTrack
+from rtcc.playback.viewers import AccessChecker, Polygon
 
 log = structlog.get_logger("rtcc.playback.sessions")
 
@@ -119,6 +119,8 @@ class SessionManager:
         self._verify = verify
         self.options = options or SessionOptions()
         self.sessions: dict[str, PlaybackSession] = {}
+        # Session ids name the owning replica behind a load balancer (routing.py).
+        self.new_session_id: Callable[[], str] = lambda: new_id("pbs")
 
     async def create(
         self, principal: Principal, token: str, spec: SessionSpec
@@ -126,7 +128,7 @@ class SessionManager:
         """Check access, answer the offer and start sending; returns the SDP answer."""
         offer = parse_offer(spec.offer)
         await self._access.check(principal, spec.camera_id, spec.mode)
-        session_id = new_id("pbs")
+        session_id = self.new_session_id()
         if spec.mode == "live":
             feed, codec, release = await self._live_feed(spec)
             recorded = None
@@ -223,9 +225,11 @@ class SessionManager:
                 await self.close(session.id, "connection_failed")
 
     def get(self, session_id: str, principal: Principal) -> PlaybackSession:
-        """A session of this caller; others' sessions are NOT_FOUND."""
+        """A session of this caller; others' sessions are NOT_FOUND. A session belongs to
+        (organisation, subject): same-named users of two organisations are two people."""
         session = self.sessions.get(session_id)
-        if session is None or session.principal.subject != principal.subject:
+        owner = (session.principal.org_id, session.principal.subject) if session else None
+        if session is None or owner != (principal.org_id, principal.subject):
             raise NotFound(f"no session {session_id}")
         return session
 

@@ -11,8 +11,8 @@ from rtcc.common.v1 import common_pb2
 from rtcc.core.auth import Principal
 from rtcc.core.errors import InvalidArgument, Unavailable
 from rtcc.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from rtcc.playback.access import AccessChecker
 from rtcc.playback.ingest_source import from_timestamp, to_timestamp
+from rtcc.playback.viewers import AccessChecker
 
 _MAX_WINDOW = dt.timedelta(days=7)
 # Segments closer than this are drawn as one span.

@@ -19,9 +19,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
+from rtcc.common.schedule import Schedule, Window
 from rtcc.core.auth import Principal
 from rtcc.core.errors import PermissionDenied
 
@@ -29,6 +29,7 @@ PLATFORM_ADMIN = "platform-admin"
 ORG_ADMIN = "partner-admin"
 MEMBER_ROLES = ("operator", "investigator", "analyst", ORG_ADMIN, PLATFORM_ADMIN)
 INGEST = "ingest"
+__all__ = ["Schedule", "Window"]  # the one schedule type, re-exported for the registry
 
 
 class GrantState(enum.Enum):
@@ -36,24 +37,6 @@ class GrantState(enum.Enum):
     ACTIVE = "active"
     EXPIRED = "expired"
     REVOKED = "revoked"
-
-
-@dataclass(frozen=True)
-class Window:
-    """A daily window: ISO weekdays it starts on (empty: all), minutes after midnight.
-
-    ``end_minute <= start_minute`` means the window runs across midnight.
-    """
-
-    days: frozenset[int]
-    start_minute: int
-    end_minute: int
-
-
-@dataclass(frozen=True)
-class Schedule:
-    time_zone: str
-    windows: tuple[Window, ...]
 
 
 @dataclass(frozen=True)
@@ -93,6 +76,9 @@ class Access:
     valid_until: datetime | None = None
     grant_ids: tuple[str, ...] = ()
     reason: str = "no grant"
+    # The earliest recorded instant the recorded-scope grants cover (their start);
+    # None: no lower bound (the owner, or a grant without a start time).
+    recorded_since: datetime | None = None
 
 
 NO_ACCESS = Access(visible=False)
@@ -125,35 +111,9 @@ def in_force(grant: Grant, now: datetime) -> bool:
     return grant_state(grant, now) is GrantState.ACTIVE
 
 
-def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=zone)
-
-
 def open_window_end(schedule: Schedule, now: datetime) -> datetime | None:
     """End of the schedule window open at ``now`` (latest if several); None when closed."""
-    zone = ZoneInfo(schedule.time_zone)
-    local = now.astimezone(zone)
-    minute = local.hour * 60 + local.minute
-    today = local.date()
-    yesterday = today - timedelta(days=1)
-    ends: list[datetime] = []
-    for window in schedule.windows:
-        start, end = window.start_minute, window.end_minute
-
-        def starts_on(day: date, w: Window = window) -> bool:
-            return not w.days or day.isoweekday() in w.days
-
-        if end > start:
-            if starts_on(today) and start <= minute < end:
-                ends.append(_local_midnight(today, zone) + timedelta(minutes=end))
-        else:  # across midnight
-            if starts_on(today) and minute >= start:
-                ends.append(
-                    _local_midnight(today + timedelta(days=1), zone) + timedelta(minutes=end)
-                )
-            elif starts_on(yesterday) and minute < end:
-                ends.append(_local_midnight(today, zone) + timedelta(minutes=end))
-    return max(ends) if ends else None
+    return schedule.open_window_end(now)
 
 
 def _earliest(*times: datetime | None) -> datetime | None:
@@ -170,6 +130,7 @@ def camera_access(
     visible, live, recorded = False, False, False
     ids: list[str] = []
     ends: list[datetime | None] = []
+    starts: list[datetime | None] = []
     reason = "no grant"
     for grant in grants:
         if grant.grantee_org_id != org_id or not grant.covers(owner_org_id, camera_id):
@@ -184,12 +145,15 @@ def camera_access(
                 reason = "outside schedule"
                 continue
         live, recorded = live or grant.live, recorded or grant.recorded
+        if grant.recorded:
+            starts.append(grant.start_time)
         ids.append(grant.id)
         ends.append(_earliest(window_end, grant.expire_time))
     if not ids:
         return Access(visible=visible, reason=reason)
     valid_until = None if any(e is None for e in ends) else max(e for e in ends if e)
-    return Access(True, False, live, recorded, valid_until, tuple(ids), "grant")
+    since = None if not starts or None in starts else min(s for s in starts if s)
+    return Access(True, False, live, recorded, valid_until, tuple(ids), "grant", since)
 
 
 def visibility(principal: Principal, grants: Iterable[Grant], now: datetime) -> Visibility:

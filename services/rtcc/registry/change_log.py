@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rtcc.backends.audit import audit_log
 from rtcc.backends.database import Database
 from rtcc.core.auth import Principal
+from rtcc.core.calls import current_request_id
 from rtcc.core.errors import FailedPrecondition, InvalidArgument
 from rtcc.registry.tables import audit_orgs, changes, state
 
@@ -172,7 +173,7 @@ class ChangeFeed:
     async def write(
         self, actor: Principal, now: datetime | None = None
     ) -> AsyncIterator[Transaction]:
-        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        request_id = current_request_id()
         async with self.db.transaction() as conn:
             # Lock the counter first: writers queue here, so what a write reads before
             # writing cannot change under it (no lost updates) and revisions commit in order.

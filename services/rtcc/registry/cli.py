@@ -27,6 +27,7 @@ import grpc
 
 from rtcc.common.v1 import common_pb2
 from rtcc.core.clients import open_channel
+from rtcc.core.config import load_settings
 from rtcc.registry.v1 import registry_pb2 as pb
 from rtcc.registry.v1 import registry_pb2_grpc as pbg
 
@@ -62,7 +63,8 @@ def _command(run: Callable[[Stub, argparse.Namespace], Awaitable[int]]) -> Calla
             )
             return 2
         token: str = args.token
-        async with open_channel(args.address, lambda: token) as channel:
+        tls = load_settings(args.config).tls  # RTCC_TLS__* as for the servers
+        async with open_channel(args.address, lambda: token, tls=tls) as channel:
             try:
                 return await run(Stub(channel), args)
             except grpc.aio.AioRpcError as err:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from google.protobuf import json_format, timestamp_pb2
 
+from rtcc.common import time as wire_time
 from rtcc.registry import access
 from rtcc.registry.v1 import registry_pb2 as pb
 
@@ -19,20 +20,17 @@ _STATES = {
 
 
 def to_datetime(ts: timestamp_pb2.Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)
+    return wire_time.to_datetime(ts)
 
 
 def optional_time(message: Any, name: str) -> datetime | None:
     """A Timestamp field as a UTC datetime, None when unset."""
-    return to_datetime(getattr(message, name)) if message.HasField(name) else None
+    return wire_time.optional_datetime(message, name)
 
 
 def set_time(ts: timestamp_pb2.Timestamp, value: datetime | None) -> None:
     """Set a Timestamp from an aware datetime (a cheaper FromDatetime: hot on reads)."""
-    if value is not None:
-        seconds = value.timestamp()
-        ts.seconds = int(seconds // 1)
-        ts.nanos = value.microsecond * 1000
+    wire_time.set_timestamp(ts, value)
 
 
 def schedule_to_json(sched: pb.GrantSchedule) -> dict[str, Any]:
@@ -70,10 +68,17 @@ def grant_state(grant: access.Grant, now: datetime) -> pb.SharingGrantState.Valu
 
 
 def access_to_proto(value: access.Access) -> pb.CameraAccess:
+    in_window = value.owner or bool(value.grant_ids)
     out = pb.CameraAccess(
-        owner=value.owner, live=value.live, recorded=value.recorded, grant_ids=value.grant_ids
+        owner=value.owner,
+        live=value.live,
+        recorded=value.recorded,
+        grant_ids=value.grant_ids,
+        health=in_window,
+        analytics=in_window,
     )
     set_time(out.valid_until, value.valid_until)
+    set_time(out.recorded_since, value.recorded_since)
     return out
 
 

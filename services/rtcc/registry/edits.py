@@ -8,8 +8,6 @@ ones; ``streams.credentials`` with an empty value removes them.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -17,7 +15,8 @@ from typing import TypeVar
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 
-from rtcc.core.errors import FailedPrecondition, InvalidArgument
+from rtcc.common import paging
+from rtcc.core.errors import FailedPrecondition
 from rtcc.registry.credentials import Credentials
 from rtcc.registry.v1 import registry_pb2 as pb
 
@@ -105,17 +104,9 @@ def check_etag(sent: str, current: str, field: str) -> None:
 
 
 def page_token(last_id: str) -> str:
-    return base64.urlsafe_b64encode(f"after:{last_id}".encode()).decode("ascii")
+    return paging.encode_token("after", last_id)
 
 
 def after_id(token: str, field: str = "page_token") -> str:
     """The id a page token continues after; empty for the first page."""
-    if not token:
-        return ""
-    try:
-        value = base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError, ValueError):
-        raise InvalidArgument(f"{field} is not a token this API returned", field=field) from None
-    if not value.startswith("after:"):
-        raise InvalidArgument(f"{field} is not a token this API returned", field=field)
-    return value[len("after:") :]
+    return paging.decode_token(token, "after", 1, field=field)[0] if token else ""

@@ -6,6 +6,7 @@ import math
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from rtcc.clients.streams import require_unexpired
 from rtcc.core.auth import current_principal
 from rtcc.core.errors import InvalidArgument
 from rtcc.registry import validation
@@ -17,7 +18,8 @@ MAX_RADIUS_M = 50_000.0
 MAX_RESULTS = 1000
 DEFAULT_RESULTS = 100
 # Watchers re-read the feed at least this often even without a wake-up.
-WATCH_MAX_WAIT_S = 5.0
+# Longest wait for a change before the watcher's token is checked again.
+WATCH_MAX_WAIT_S = 2.0
 WATCH_BATCH = 500
 
 
@@ -67,6 +69,7 @@ class DiscoveryRpcs:
         feed = self.ctx.feed
         cursor = await feed.start_point(request.start_revision)
         while True:
+            require_unexpired(principal)  # a watch outliving its token ends UNAUTHENTICATED
             known = feed.signal.latest
             batch = await feed.read(cursor, WATCH_BATCH)
             if not batch:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtcc.core.auth import Principal, current_principal
 from rtcc.core.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from rtcc.registry import access, convert, edits, validation
+from rtcc.registry import access, convert, edits, policy, validation
 from rtcc.registry.context import RegistryContext
 from rtcc.registry.grant_store import StoredGrant, narrow
 from rtcc.registry.v1 import registry_pb2 as pb
@@ -121,8 +121,11 @@ class GrantRpcs:
         validation.check_id(org_id, "org", "organization_id")
         if not access.may_check_for(principal, org_id):
             raise PermissionDenied("users may only check their own organisation's access")
-        if request.scope not in (pb.ACCESS_SCOPE_LIVE, pb.ACCESS_SCOPE_RECORDED):
-            raise InvalidArgument("scope must be LIVE or RECORDED", field="scope")
+        what = _what(request)
+        # A service naming an organisation asks for one of its users; roles from the request.
+        for_user = not principal.is_service() or bool(request.organization_id)
+        roles = principal.roles if not principal.is_service() else frozenset(request.roles)
+        kind = policy.caller_kind(is_service=not for_user, roles=roles)
         now = self.ctx.clock()
         async with self.ctx.db.transaction(readonly=True) as conn:
             stored = await self.ctx.cameras.get(conn, camera_id)
@@ -130,14 +133,19 @@ class GrantRpcs:
             owner = stored.organization_id if stored is not None else ""
             memberships = await self.ctx.memberships_of(conn, granted, [(camera_id, owner)])
         rules = narrow(granted.by_grantor.get(owner, ()), memberships, camera_id)
-        decision = access.camera_access(org_id, owner, camera_id, rules, now)
-        if stored is None or not (decision.visible or principal.is_service()):
+        held = access.camera_access(org_id, owner, camera_id, rules, now)
+        # Services know every camera exists (they answer "no grant", not NOT_FOUND).
+        sees_all = principal.is_service() or kind is not policy.CallerKind.MEMBER
+        if stored is None or not (held.visible or sees_all):
             raise NotFound(f"camera {camera_id} does not exist or is not shared with you")
-        live = request.scope == pb.ACCESS_SCOPE_LIVE
-        allowed = decision.live if live else decision.recorded
-        reason = decision.reason if allowed or not decision.grant_ids else "scope not granted"
+        masked = len(stored.camera.privacy_masks) > 0
+        at = convert.optional_time(request, "time")
+        decision = policy.decide(kind, held, what, raw=request.raw, masked=masked, at=at)
         return pb.CheckCameraAccessResponse(
-            allowed=allowed, reason=reason, access=convert.access_to_proto(decision)
+            allowed=decision.allowed,
+            reason=decision.reason,
+            access=convert.access_to_proto(held),
+            privacy_masked=masked,
         )
 
     async def _visible(
@@ -169,3 +177,25 @@ class GrantRpcs:
                     f"{grant.grantor_organization_id}",
                     field=f"grant.camera_ids[{i}]",
                 )
+
+
+_SCOPES = {
+    pb.ACCESS_SCOPE_LIVE: policy.What.LIVE_VIDEO,
+    pb.ACCESS_SCOPE_RECORDED: policy.What.RECORDED_VIDEO,
+}
+
+
+def _what(request: pb.CheckCameraAccessRequest) -> policy.What:
+    """``what``, or the video named by the older ``scope`` field."""
+    if request.what:
+        try:
+            return policy.What(request.what)
+        except ValueError:
+            raise InvalidArgument("unknown what", field="what") from None
+    if request.scope not in _SCOPES:
+        raise InvalidArgument(
+            "set what (METADATA, LIVE_VIDEO, RECORDED_VIDEO, HEALTH, ANALYTICS) or scope "
+            "(LIVE or RECORDED)",
+            field="scope",
+        )
+    return _SCOPES[request.scope]

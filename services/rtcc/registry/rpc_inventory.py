@@ -162,6 +162,9 @@ def _entry(row: Any) -> pb.AuditEntry:
         action=row.action,
         resource_type=row.resource_type,
         resource_id=row.resource_id,
+        request_id=row.request_id or "",
+        outcome=row.outcome,
+        reason=row.reason or "",
     )
     entry.time.FromDatetime(row.time)
     entry.actor.subject, entry.actor.organization_id = row.actor_subject, row.actor_org_id

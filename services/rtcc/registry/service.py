@@ -44,10 +44,12 @@ class RegistryServicer(
 def credentials_secrets(runtime: Runtime) -> list[bytes]:
     """The secrets stream credentials are sealed under, newest first.
 
-    ``registry.credentials_keys`` when set (rotate by putting a new key in front);
-    otherwise the platform's signing secret, so rotating ``auth.jwt_secret`` alone makes
-    stored credentials unreadable (ingest gets FAILED_PRECONDITION saying so).
+    Those the server loaded (``registry.credentials_keys``, else its own generated or
+    derived key; see :mod:`rtcc.core.keys`), then the legacy token key as an opener.
+    Hand-built runtimes fall back to the settings or the platform secret.
     """
+    if runtime.credentials_keys:  # a started server: see rtcc.core.keys
+        return list(runtime.credentials_keys)
     keys = [k.get_secret_value().encode() for k in runtime.settings.registry.credentials_keys]
     if keys:
         return keys
@@ -69,7 +71,12 @@ async def setup(runtime: Runtime, server: grpc.aio.Server) -> list[str]:
     ctx = build_context(runtime)
     await ctx.feed.current()
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(ctx), server)
-    runtime.spawn(worker.poll_revisions(ctx), name="registry-revision-poll")
-    runtime.spawn(worker.follow_bus(ctx, runtime.bus), name="registry-bus-follow")
-    runtime.spawn(worker.sweep(ctx), name="registry-sweep")
+    # Supervised (core/supervisor.py): a loop that raises is logged, counted, restarted.
+    runtime.supervise(
+        "registry-revision-poll", lambda: worker.poll_revisions(ctx), target="registry"
+    )
+    runtime.supervise(
+        "registry-bus-follow", lambda: worker.follow_bus(ctx, runtime.bus), target="registry"
+    )
+    runtime.supervise("registry-sweep", lambda: worker.sweep(ctx), target="registry")
     return [SERVICE_NAME]

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from google.protobuf import field_mask_pb2
 
+from rtcc.common import paging
 from rtcc.common.v1 import common_pb2
 from rtcc.core.errors import InvalidArgument
 from rtcc.registry.v1 import registry_pb2 as pb
@@ -43,9 +44,8 @@ def check_id(value: str, prefix: str, field: str) -> str:
 
 
 def page_size(value: int, field: str = "page_size") -> int:
-    if value < 0 or value > MAX_PAGE:
-        raise InvalidArgument(f"{field} must be 0 to {MAX_PAGE}, got {value}", field=field)
-    return value or DEFAULT_PAGE
+    """The platform's one page-size rule (rtcc.common.paging): 0 → default, above → cap."""
+    return paging.page_size(value, default=DEFAULT_PAGE, cap=MAX_PAGE, field=field)
 
 
 def text(value: str, field: str, *, required: bool = False, limit: int = MAX_NAME) -> str:

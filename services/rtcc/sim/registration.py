@@ -18,14 +18,20 @@ async def register_cameras(
     *,
     organization_id: str = "",
     retention_days: int = 30,
+    display_names: dict[int, str] | None = None,
 ) -> list[str]:
-    """Create one registry camera per simulated camera; returns their ids in order."""
+    """Create one registry camera per simulated camera; returns their ids in order.
+
+    `display_names` maps a camera's index to the name people see (default
+    "Simulated cam<i>").
+    """
     stub = registry_pb2_grpc.RegistryServiceStub(channel)
     ids: list[str] = []
+    names = display_names or {}
     for cam in cameras:
         camera = registry_pb2.Camera(
             organization_id=organization_id,
-            display_name=f"Simulated {cam.name}",
+            display_name=names.get(cam.index, f"Simulated {cam.name}"),
             external_id=f"sim-{cam.name}",
             location=common_pb2.LatLng(
                 latitude=_BASE_LAT + 0.00045 * cam.index, longitude=_BASE_LNG

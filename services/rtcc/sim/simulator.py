@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -52,8 +53,11 @@ class Simulator:
         variants: int = 4,
         gop: int = 30,
         bitrate: str = "2M",
+        renderer: Callable[[Path, int], RenderedScene] | None = None,
     ) -> None:
         self.count, self.cache_dir, self.port = cameras, cache_dir, port
+        # Renders camera i's scene into the cache (blocking); default: scripted scenes.
+        self.renderer = renderer
         self.scene_seconds, self.variants = scene_seconds, max(1, variants)
         self.gop, self.bitrate = gop, bitrate
         self.cameras: list[SimulatedCamera] = []
@@ -72,6 +76,9 @@ class Simulator:
     async def _render_all(self) -> list[RenderedScene]:
         scenes: dict[int, RenderedScene] = {}
         for variant in range(min(self.count, self.variants)):
+            if self.renderer is not None:
+                scenes[variant] = await asyncio.to_thread(self.renderer, self.cache_dir, variant)
+                continue
             scene = scene_for(variant, self.scene_seconds)
             scenes[variant] = await asyncio.to_thread(
                 render, scene, self.cache_dir, gop=self.gop, bitrate=self.bitrate

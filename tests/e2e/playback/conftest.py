@@ -214,6 +214,9 @@ async def running_stack(directory: Path) -> AsyncIterator[Stack]:
         grpc_listen="127.0.0.1:0", http_listen="127.0.0.1:0", metrics_listen="127.0.0.1:0",
         data_dir=directory, auth={"jwt_secret": SECRET}, drain_grace_s=0.5,
         peers={"ingest": peer, "registry": peer},
+        # The stand-in has no WatchCameras to announce access changes: decisions are
+        # cached 1 s, so a revocation still ends sessions at the next 2 s re-check.
+        access={"cache_ttl_s": 1.0},
     )  # fmt: skip
     platform = await start_platform(settings, ["playback"], with_metrics=False)
     assert platform.http is not None

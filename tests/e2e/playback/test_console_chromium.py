@@ -28,7 +28,7 @@ async def page(stack: Any, browser: Any) -> AsyncIterator[Any]:
     await page.goto(stack.base_url + "/")
     await page.fill("#token", stack.token())
     await page.click("#signin-button")
-    await page.wait_for_selector("#map-svg circle.cam")
+    await page.wait_for_selector("#camera-list li.camera-item")
     try:
         yield page
     finally:
@@ -88,7 +88,7 @@ async def test_two_viewers_share_one_upstream(stack: Any, page: Any, browser: An
         await other.goto(stack.base_url + "/")
         await other.fill("#token", stack.token("ben@city"))
         await other.click("#signin-button")
-        await other.wait_for_selector("#map-svg circle.cam")
+        await other.wait_for_selector("#camera-list li.camera-item")
         await other.goto(stack.base_url + "/#/live/cam_b")
         await frames_rise(page)
         await frames_rise(other)

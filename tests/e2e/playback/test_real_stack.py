@@ -71,7 +71,7 @@ async def test_live_simulated_camera_plays_in_chromium_through_ingest(
         await page.goto(base + "/")
         await page.fill("#token", token)
         await page.click("#signin-button")
-        await page.wait_for_selector(f"#map-svg circle[data-camera={camera_id}]")
+        await page.wait_for_selector(f"#camera-list li[data-camera={camera_id}]")
         await page.goto(f"{base}/#/live/{camera_id}")
         await frames_rise(page, timeout_s=30)
         ARTIFACTS.mkdir(exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from rtcc.backends.objectstore_file import FileObjectStore
 from rtcc.core.errors import FailedPrecondition
 from rtcc.ingest.directory import StaticDirectory
 from rtcc.ingest.lease_store import LeaseStore
-from rtcc.ingest.leases import INGEST_POOL
+from rtcc.ingest.leases import INGEST_POOL, Lease
 from rtcc.ingest.recorder import Recorder
 from rtcc.ingest.session import CameraSource, SessionSettings
 from rtcc.ingest.spool import Spool
@@ -24,45 +25,84 @@ from rtcc.ingest.status_store import StatusStore
 from rtcc.ingest.store import SegmentIndex
 from rtcc.ingest.worker import IngestWorker, WorkerOptions
 
-T0 = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
 TTL = dt.timedelta(seconds=10)
+SHORT = dt.timedelta(seconds=1)
 
 
 def _camera() -> str:
     return f"cam_{uuid.uuid4().hex[:10]}"
 
 
+async def _take_when_free(
+    store: LeaseStore, cam: str, replica: str, ttl: dt.timedelta, within_s: float = 5.0
+) -> Lease:
+    """Poll `acquire` until the current holder's lease expires (by the database's clock)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return await store.acquire(cam, INGEST_POOL, replica, ttl)
+        except FailedPrecondition:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
 async def test_only_one_replica_holds_a_camera_until_its_lease_expires(
     database: Database,
 ) -> None:
     store, cam = LeaseStore(database), _camera()
-    first = await store.acquire(cam, INGEST_POOL, "a", TTL, T0)
+    first = await store.acquire(cam, INGEST_POOL, "a", SHORT)
     assert first.epoch == 1 and first.replica_id == "a"
     with pytest.raises(FailedPrecondition):
-        await store.acquire(cam, INGEST_POOL, "b", TTL, T0 + dt.timedelta(seconds=5))
-    again = await store.acquire(cam, INGEST_POOL, "a", TTL, T0 + dt.timedelta(seconds=5))
+        await store.acquire(cam, INGEST_POOL, "b", SHORT)
+    again = await store.acquire(cam, INGEST_POOL, "a", SHORT)
     assert again.epoch == 1, "re-acquiring one's own lease keeps the epoch"
-    taken = await store.acquire(cam, INGEST_POOL, "b", TTL, T0 + dt.timedelta(seconds=16))
+    taken = await _take_when_free(store, cam, "b", SHORT)
     assert taken.replica_id == "b" and taken.epoch == 2
+    assert taken.acquire_time >= again.expire_time, "not before the lease expired"
 
 
 async def test_renewal_is_refused_once_the_lease_was_taken_over(database: Database) -> None:
     store, cam = LeaseStore(database), _camera()
-    lease = await store.acquire(cam, INGEST_POOL, "a", TTL, T0)
-    renewed = await store.renew(cam, INGEST_POOL, "a", 1, TTL, T0 + dt.timedelta(seconds=8))
-    assert renewed.expire_time == T0 + dt.timedelta(seconds=18)
-    await store.acquire(cam, INGEST_POOL, "b", TTL, T0 + dt.timedelta(seconds=19))
+    lease = await store.acquire(cam, INGEST_POOL, "a", SHORT)
+    renewed = await store.renew(cam, INGEST_POOL, "a", 1, SHORT)
+    assert renewed.expire_time - renewed.renew_time == SHORT
+    assert renewed.renew_time >= lease.renew_time
+    await _take_when_free(store, cam, "b", SHORT)
     with pytest.raises(FailedPrecondition):
-        await store.renew(cam, INGEST_POOL, "a", lease.epoch, TTL, T0 + dt.timedelta(seconds=20))
+        await store.renew(cam, INGEST_POOL, "a", lease.epoch, SHORT)
     await store.release(cam, INGEST_POOL, "a", lease.epoch)  # stale: a no-op
-    held = await store.unexpired(INGEST_POOL, T0 + dt.timedelta(seconds=20), camera_id=cam)
+    held = await store.unexpired(INGEST_POOL, camera_id=cam)
     assert [lease.replica_id for lease in held] == ["b"]
+
+
+async def test_lease_times_are_the_databases_clock_not_the_replicas(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, cam = LeaseStore(database), _camera()
+    # A replica whose clock is an hour fast must not change what the database decides.
+    fast = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+
+    class _FastClock(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> _FastClock:  # type: ignore[override]
+            return cls.fromtimestamp(fast.timestamp(), tz)
+
+    monkeypatch.setattr(dt, "datetime", _FastClock)
+    before = await store.clock()
+    lease = await store.acquire(cam, INGEST_POOL, "a", TTL)
+    after = await store.clock()
+    monkeypatch.undo()
+    assert before <= lease.acquire_time <= after
+    assert lease.renew_time == lease.acquire_time
+    assert lease.expire_time - lease.renew_time == TTL
+    assert abs((after - dt.datetime.now(dt.UTC)).total_seconds()) < 5, "the database's now"
 
 
 async def test_racing_replicas_never_both_win_a_camera(database: Database) -> None:
     store, cam = LeaseStore(database), _camera()
     results = await asyncio.gather(
-        *(store.acquire(cam, INGEST_POOL, f"r{i}", TTL, T0) for i in range(5)),
+        *(store.acquire(cam, INGEST_POOL, f"r{i}", TTL) for i in range(5)),
         return_exceptions=True,
     )
     winners = [r for r in results if not isinstance(r, BaseException)]
@@ -159,4 +199,40 @@ async def test_a_camera_list_change_is_acted_on_before_the_next_tick(
     finally:
         stop.set()
         await task
+        await bus.close()
+
+
+async def test_a_replica_restarted_on_its_own_data_takes_its_cameras_back_at_once(
+    database: Database, tmp_path: Path, wait_for: Any
+) -> None:
+    cameras = [CameraSource(_camera(), "rtsp://127.0.0.1:9/none") for _ in range(2)]
+    ids = {c.camera_id for c in cameras}
+    bus = await open_bus("memory://")
+    replica = f"r-{uuid.uuid4().hex[:6]}"
+    # A long lease: only a reclaim, never an expiry, can explain a quick return.
+    options = WorkerOptions(replica_id=replica, lease_ttl_s=60.0, tick_s=0.2)
+    first = _worker(replica, cameras, database, tmp_path, bus)
+    first.options = options
+    stop = asyncio.Event()
+    task = asyncio.create_task(first.run(stop))
+    try:
+        await wait_for(lambda: set(first.held) == ids, within_s=10, what="both cameras held")
+        epochs = {c: lease.epoch for c, lease in first.held.items()}
+        # The process dies: no release, no last tick.
+        first.shutdown = _noop  # type: ignore[method-assign]
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await first.recorder.stop()
+        died = time.monotonic()
+        second = _worker(replica, cameras, database, tmp_path, bus)
+        second.options = options
+        task = asyncio.create_task(second.run(stop))
+        await wait_for(lambda: set(second.held) == ids, within_s=5, what="cameras reclaimed")
+        assert time.monotonic() - died < 5.0, "well before the 60 s lease expired"
+        assert {c: lease.epoch for c, lease in second.held.items()} == epochs
+        holders = await LeaseStore(database).unexpired(INGEST_POOL)
+        assert {h.replica_id for h in holders if h.camera_id in ids} == {replica}
+    finally:
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
         await bus.close()

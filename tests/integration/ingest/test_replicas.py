@@ -76,9 +76,8 @@ async def test_killed_replicas_cameras_move_within_15_s_and_a_restart_rebalances
         leases = LeaseStore(db)
 
         async def holders() -> dict[str, set[str]]:
-            now = dt.datetime.now(dt.UTC)
             out: dict[str, set[str]] = {}
-            for lease in await leases.unexpired(INGEST_POOL, now):
+            for lease in await leases.unexpired(INGEST_POOL):
                 if lease.camera_id in ids:
                     out.setdefault(lease.replica_id, set()).add(lease.camera_id)
             return out

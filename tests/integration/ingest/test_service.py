@@ -71,7 +71,9 @@ async def running(
         ids = await register_cameras(
             channel, simulator.cameras[:1], organization_id=org.organization.id
         )
-        yield p, Client(channel, admin), ids
+        # Video goes to the owning organisation's people (platform admins see metadata only).
+        owner = p.token(org.organization.id, ["operator", "investigator"], subject="op@metro")
+        yield p, Client(channel, owner), ids
         await channel.close()
 
 

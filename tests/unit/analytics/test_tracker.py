@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import cv2
+import numpy as np
+import pytest
+
+from rtcc.analytics import appearance
 from rtcc.analytics.detection import Detection, ObjectClass
 from rtcc.analytics.tracker import ByteTracker
 
@@ -82,3 +87,86 @@ def test_a_single_spurious_detection_is_never_confirmed() -> None:
     assert update.started == []
     for i in range(1, 20):
         assert tracker.update([], _at(i)).ended == []
+
+
+# Re-association with appearances (HSV histograms; see rtcc.analytics.appearance).
+
+
+def _look(hue: int) -> np.ndarray:
+    """The appearance of a box filled with one saturated colour of OpenCV hue ``hue``."""
+    patch = np.zeros((80, 40, 3), np.uint8)
+    patch[:] = cv2.cvtColor(np.uint8([[[hue, 220, 200]]]), cv2.COLOR_HSV2BGR)[0, 0]
+    look = appearance.describe(patch, (0, 0, 40, 80))
+    assert look is not None
+    return look
+
+
+RED, BLUE = _look(0), _look(110)
+
+
+def test_appearance_of_one_colour_is_alike_and_of_two_colours_is_not() -> None:
+    assert appearance.distance(RED, RED) < 0.01
+    assert appearance.distance(RED, BLUE) > 0.9
+    tiny = np.zeros((5, 5, 3), np.uint8)
+    assert appearance.describe(tiny, (0, 0, 3, 3)) is None
+
+
+def test_a_missed_stretch_longer_than_max_age_is_bridged_by_appearance_and_motion() -> None:
+    tracker = ByteTracker(max_age_s=0.5, max_lost_s=2.0)
+    started = 0
+    for i in range(10):
+        started += len(tracker.update([_person(10 + i * 10)], _at(i), [RED]).started)
+    (track,) = tracker.tracks
+    for i in range(10, 16):  # 1.2 s unseen (occluded): longer than max_age_s
+        assert tracker.update([], _at(i), []).ended == []
+    for i in range(16, 20):
+        started += len(tracker.update([_person(10 + i * 10)], _at(i), [RED]).started)
+    assert started == 1
+    assert [t.id for t in tracker.tracks] == [track.id]
+    assert tracker.tracks[0].reassociations >= 1
+
+
+def test_without_appearances_the_same_gap_makes_a_second_track() -> None:
+    tracker = ByteTracker(max_age_s=0.5, max_lost_s=2.0)
+    started = 0
+    for i in list(range(10)) + list(range(16, 20)):
+        started += len(tracker.update([_person(10 + i * 10)], _at(i)).started)
+    assert started == 2
+
+
+def test_someone_else_reappearing_where_a_track_was_lost_gets_a_new_track() -> None:
+    tracker = ByteTracker(max_age_s=0.5, max_lost_s=2.0)
+    for i in range(10):
+        tracker.update([_person(10 + i * 10)], _at(i), [RED])
+    (first,) = tracker.tracks
+    for i in range(10, 16):
+        tracker.update([], _at(i), [])
+    started = []
+    for i in range(16, 20):
+        started += tracker.update([_person(10 + i * 10)], _at(i), [BLUE]).started
+    assert [t.id for t in started] != [first.id]
+    assert len(started) == 1
+
+
+def test_two_people_passing_each_other_keep_their_ids_by_appearance() -> None:
+    def run(with_looks: bool) -> dict[int, float]:
+        tracker = ByteTracker()
+        for i in range(10):  # red at x=100, blue at x=125, standing together
+            looks = [RED, BLUE] if with_looks else None
+            tracker.update([_person(100), _person(125)], _at(i), looks)
+        red_id = next(t.id for t in tracker.tracks if t.box[0] == 100)
+        # They swap places: each detection now lies best on the other's track.
+        if with_looks:
+            tracker.update([_person(100), _person(125)], _at(10), [BLUE, RED])
+        else:
+            tracker.update([_person(100), _person(125)], _at(10))
+        return {t.id: t.box[0] for t in tracker.tracks if t.id == red_id}
+
+    assert list(run(with_looks=True).values()) == [125]  # red followed the red person
+    assert list(run(with_looks=False).values()) == [100]  # IoU alone swaps identities
+
+
+def test_looks_must_match_the_detections() -> None:
+    tracker = ByteTracker()
+    with pytest.raises(ValueError, match="one entry per detection"):
+        tracker.update([_person(10)], _at(0), [])

@@ -167,4 +167,6 @@ def test_update_mask_is_required_and_limited_to_known_paths() -> None:
 
 def test_page_size_defaults_and_bounds() -> None:
     assert validation.page_size(0) == 100
-    assert field_of(lambda: validation.page_size(5000)) == "page_size"
+    # The platform's one page-size rule (rtcc.common.paging): too large is capped.
+    assert validation.page_size(5000) == 1000
+    assert field_of(lambda: validation.page_size(-1)) == "page_size"

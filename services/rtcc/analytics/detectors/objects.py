@@ -57,7 +57,11 @@ class YoloTinyDetector:
         nms_threshold: float = 0.45,
         weights: Path | None = None,
         cfg: Path | None = None,
+        backend: int = cv2.dnn.DNN_BACKEND_OPENCV,
+        target: int = cv2.dnn.DNN_TARGET_CPU,
     ) -> None:
+        # backend/target: where cv2.dnn runs (rtcc.analytics.accelerator); CPU by default.
+        self._backend, self._target = backend, target
         self._size = input_size
         self._min_confidence = min_confidence
         self._nms = nms_threshold
@@ -81,8 +85,8 @@ class YoloTinyDetector:
         net = cv2.dnn.readNetFromDarknet(cfg_bytes, np.fromfile(weights, np.uint8))
         if net.empty():
             raise ModelMissing(f"{weights} holds no network")
-        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+        net.setPreferableBackend(self._backend)
+        net.setPreferableTarget(self._target)
         # Weights of the right size can still be garbage: one blank frame must give
         # finite scores, or the model is reported corrupt instead of detecting nonsense.
         net.setInput(np.zeros((1, 3, self._size, self._size), np.float32))

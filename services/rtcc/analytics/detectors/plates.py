@@ -48,8 +48,11 @@ class PlateDetector:
 
     name = "plates-rapidocr"
 
-    def __init__(self, *, min_confidence: float = 0.6, det_side: int = 480) -> None:
+    def __init__(
+        self, *, min_confidence: float = 0.6, det_side: int = 480, use_cuda: bool = False
+    ) -> None:
         self._min_confidence = min_confidence
+        self._use_cuda = use_cuda  # ONNX Runtime's CUDA provider (rtcc.analytics.accelerator)
         self._health = READY
         self._engine: Any = None
         try:
@@ -77,6 +80,8 @@ class PlateDetector:
             det_limit_side_len=det_side,
             use_cls=False,
             print_verbose=False,
+            det_use_cuda=self._use_cuda,
+            rec_use_cuda=self._use_cuda,
         )
 
     def status(self) -> DetectorHealth:

@@ -24,8 +24,10 @@ async function whepPlay(url, token, video, codecs) {
   pc.ontrack = (event) => {
     video.srcObject = event.streams[0] || new MediaStream([event.track]);
   };
+  const timing = { start: performance.now() }; // phases, for benchmarks
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc, 2000);
+  timing.gathered = performance.now() - timing.start;
   const response = await fetch(url, {
     method: "POST",
     headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + token },
@@ -39,13 +41,22 @@ async function whepPlay(url, token, video, codecs) {
     error.status = response.status;
     throw error;
   }
+  timing.answered = performance.now() - timing.start;
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc.connectionState === "connected") timing.connected = performance.now() - timing.start;
+  });
   const location = response.headers.get("Location");
   await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+  // DELETE first: closing the peer first lets the server see the connection fail and
+  // close the session itself, and the DELETE then finds nothing (404).
   const stop = async () => {
-    pc.close();
-    await fetch(location, { method: "DELETE", headers: { Authorization: "Bearer " + token } });
+    try {
+      await fetch(location, { method: "DELETE", headers: { Authorization: "Bearer " + token } });
+    } finally {
+      pc.close();
+    }
   };
-  return { pc, location, sessionId: response.headers.get("X-Session-Id"), stop };
+  return { pc, location, sessionId: response.headers.get("X-Session-Id"), stop, timing };
 }
 
 async function framesDecoded(pc) {
