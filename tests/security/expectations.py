@@ -75,6 +75,9 @@ o.MAY_SEE_CAM.update(
         "metadata": SEES_METADATA,
         "health": frozenset({OWNER, G_IN, G_LIVE, G_REC, PLATFORM_ADMIN, SERVICE}),
         "analytics": frozenset({OWNER, G_IN, G_LIVE, G_REC, SERVICE}),
+        # Detector configs and statuses: as analytics, plus platform admins, who
+        # administer detectors (they are configuration and health, not results).
+        "detectors": frozenset({OWNER, G_IN, G_LIVE, G_REC, PLATFORM_ADMIN, SERVICE}),
         "live": frozenset({OWNER, G_IN, G_LIVE, SERVICE}),
         "recorded": frozenset({OWNER, G_IN, G_REC, SERVICE}),
         "raw": frozenset({SERVICE}),
@@ -85,6 +88,7 @@ o.MAY_SEE_OTHER.update(
         "metadata": frozenset({OTHER_ADMIN, PLATFORM_ADMIN, SERVICE}),
         "health": frozenset({OTHER_ADMIN, PLATFORM_ADMIN, SERVICE}),
         "analytics": frozenset({OTHER_ADMIN, SERVICE}),
+        "detectors": frozenset({OTHER_ADMIN, PLATFORM_ADMIN, SERVICE}),
         "live": frozenset({OTHER_ADMIN, SERVICE}),
         "recorded": frozenset({OTHER_ADMIN, SERVICE}),
         "raw": frozenset({OTHER_ADMIN, SERVICE}),
@@ -267,12 +271,13 @@ EXPECTED: dict[str, Row] = {
     f"{ING}.ListRetentionRuns": roles(OPS),
     f"{ING}.StartRetentionRun": roles(OPS),
     # Changing detector configs is the owner's admins' (or a platform admin's) business.
-    # docs/access.md: detector configs and statuses are analytics results.
-    f"{ANA}.GetDetectorConfig": camera("analytics", OK, HIDDEN),
-    f"{ANA}.ListDetectorConfigs": row(filtered("analytics", ids("detector_configs"))),
+    # docs/access.md: detector configs and statuses follow analytics, and platform
+    # admins (who administer detectors) read every camera's.
+    f"{ANA}.GetDetectorConfig": camera("detectors", OK, HIDDEN),
+    f"{ANA}.ListDetectorConfigs": row(filtered("detectors", ids("detector_configs"))),
     f"{ANA}.UpdateDetectorConfig": roles({PLATFORM_ADMIN: STALE}, about_cam=True),
-    f"{ANA}.GetDetectorStatus": camera("analytics", OK, HIDDEN),
-    f"{ANA}.ListDetectorStatuses": row(filtered("analytics", ids("statuses"))),
+    f"{ANA}.GetDetectorStatus": camera("detectors", OK, HIDDEN),
+    f"{ANA}.ListDetectorStatuses": row(filtered("detectors", ids("statuses"))),
     f"{ANA}.GetEvent": _results(),
     f"{ANA}.ListEvents": row(
         Either((filtered("analytics", ids("events"), complete=False), HIDDEN)),

@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from google.protobuf import field_mask_pb2
+
 from rtcc.alerting import convert, hotlist
 from rtcc.alerting.config_store import ConfigStore
 from rtcc.alerting.hotlist_store import HotlistStore
 from rtcc.alerting.operations import ADMIN_ROLES, READ_ROLES
 from rtcc.alerting.records import HotlistRecord
 from rtcc.alerting.v1 import alerting_pb2 as pb
-from rtcc.core.auth import current_principal
-from rtcc.core.errors import InvalidArgument
+from rtcc.clients import What
+from rtcc.core.auth import Principal, current_principal
+from rtcc.core.errors import InvalidArgument, PermissionDenied
 from rtcc.core.ids import new_id
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -40,9 +43,71 @@ def _check_rule(rule: pb.Rule) -> None:
             )
 
 
+def _check_channel(channel: pb.NotificationChannel) -> None:
+    if not 1 <= len(channel.display_name) <= 200:
+        raise InvalidArgument(
+            "display_name must be 1 to 200 characters",
+            field="notification_channel.display_name",
+        )
+    kind = channel.WhichOneof("destination")
+    if kind is None or kind == "sms":
+        raise InvalidArgument(
+            "set webhook or email (SMS is not supported)",
+            field="notification_channel.destination",
+        )
+    if kind == "webhook" and not channel.webhook.url.startswith(("https://", "http://")):
+        raise InvalidArgument(
+            "webhook.url must be an http(s) URL", field="notification_channel.webhook.url"
+        )
+    if kind == "email" and (
+        not channel.email.addresses or any("@" not in a for a in channel.email.addresses)
+    ):
+        raise InvalidArgument(
+            "email.addresses must hold e-mail addresses",
+            field="notification_channel.email.addresses",
+        )
+
+
+def _rule_cameras(rule: pb.Rule) -> list[str]:
+    kind = rule.WhichOneof("trigger")
+    if kind == "analytics_event":
+        return list(rule.analytics_event.camera_ids)
+    if kind == "plate":
+        return list(rule.plate.camera_ids)
+    return []
+
+
+def _merged(stored: Any, given: Any, mask: field_mask_pb2.FieldMask, field: str) -> Any:
+    """``stored`` with the masked fields of ``given`` (every writable field when unset)."""
+    if not mask.paths:
+        out = type(given)()
+        out.CopyFrom(given)
+        return out
+    out = type(stored)()
+    out.CopyFrom(stored)
+    try:
+        if not mask.IsValidForDescriptor(given.DESCRIPTOR):
+            raise ValueError(", ".join(mask.paths))
+        mask.MergeMessage(given, out, replace_message_field=True, replace_repeated_field=True)
+    except ValueError as exc:
+        raise InvalidArgument(f"update_mask names unknown fields: {exc}", field=field) from None
+    return out
+
+
 class ConfigRpcs:
     config: ConfigStore
     hotlists: HotlistStore
+    ops: Any
+
+    async def _require_rule_cameras(self, p: Principal, rule: pb.Rule) -> None:
+        """A rule fires on a camera's analytics: its organisation must see them."""
+        for camera_id in _rule_cameras(rule):
+            decision = await self.ops.clients.access.decide(p, camera_id, What.ANALYTICS)
+            if not decision.allowed:
+                raise PermissionDenied(
+                    f"your organisation may not see the analytics of camera {camera_id}, "
+                    "so a rule cannot watch it"
+                )
 
     async def CreateRule(
         self, request: pb.CreateRuleRequest, context: Any
@@ -52,8 +117,24 @@ class ConfigRpcs:
         rule = pb.Rule()
         rule.CopyFrom(request.rule)
         _check_rule(rule)
+        await self._require_rule_cameras(p, rule)
         rule.id, rule.organization_id = new_id("rul"), p.org_id
         return pb.CreateRuleResponse(rule=await self.config.put_rule(rule, p.subject, create=True))
+
+    async def UpdateRule(
+        self, request: pb.UpdateRuleRequest, context: Any
+    ) -> pb.UpdateRuleResponse:
+        p = current_principal()
+        p.require_any_role(*ADMIN_ROLES)
+        if not request.rule.id:
+            raise InvalidArgument("rule.id names the rule to change", field="rule.id")
+        stored = await self.config.get_rule(request.rule.id, p.org_id)
+        rule = _merged(stored, request.rule, request.update_mask, "update_mask")
+        rule.id, rule.organization_id = stored.id, p.org_id
+        _check_rule(rule)
+        await self._require_rule_cameras(p, rule)
+        updated = await self.config.put_rule(rule, p.subject, etag=request.rule.etag, create=False)
+        return pb.UpdateRuleResponse(rule=updated)
 
     async def GetRule(self, request: pb.GetRuleRequest, context: Any) -> pb.GetRuleResponse:
         p = current_principal()
@@ -81,31 +162,28 @@ class ConfigRpcs:
         p.require_any_role(*ADMIN_ROLES)
         channel = pb.NotificationChannel()
         channel.CopyFrom(request.notification_channel)
-        if not 1 <= len(channel.display_name) <= 200:
-            raise InvalidArgument(
-                "display_name must be 1 to 200 characters",
-                field="notification_channel.display_name",
-            )
-        kind = channel.WhichOneof("destination")
-        if kind is None or kind == "sms":
-            raise InvalidArgument(
-                "set webhook or email (SMS is not supported)",
-                field="notification_channel.destination",
-            )
-        if kind == "webhook" and not channel.webhook.url.startswith(("https://", "http://")):
-            raise InvalidArgument(
-                "webhook.url must be an http(s) URL", field="notification_channel.webhook.url"
-            )
-        if kind == "email" and (
-            not channel.email.addresses or any("@" not in a for a in channel.email.addresses)
-        ):
-            raise InvalidArgument(
-                "email.addresses must hold e-mail addresses",
-                field="notification_channel.email.addresses",
-            )
+        _check_channel(channel)
         channel.id, channel.organization_id = new_id("nch"), p.org_id
         stored = await self.config.put_channel(channel, p.subject, create=True)
         return pb.CreateNotificationChannelResponse(notification_channel=stored)
+
+    async def UpdateNotificationChannel(
+        self, request: pb.UpdateNotificationChannelRequest, context: Any
+    ) -> pb.UpdateNotificationChannelResponse:
+        p = current_principal()
+        p.require_any_role(*ADMIN_ROLES)
+        given = request.notification_channel
+        if not given.id:
+            raise InvalidArgument(
+                "notification_channel.id names the channel to change",
+                field="notification_channel.id",
+            )
+        stored, _ = await self.config.get_channel(given.id, p.org_id)
+        channel = _merged(stored, given, request.update_mask, "update_mask")
+        channel.id, channel.organization_id = stored.id, p.org_id
+        _check_channel(channel)
+        updated = await self.config.put_channel(channel, p.subject, etag=given.etag, create=False)
+        return pb.UpdateNotificationChannelResponse(notification_channel=updated)
 
     async def GetNotificationChannel(
         self, request: pb.GetNotificationChannelRequest, context: Any

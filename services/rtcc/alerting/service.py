@@ -4,7 +4,7 @@ events and hot lists).
 
 The servicer is thin: roles and input are checked here, the work is in ``engine``
 (alerts from reports), ``operations`` (lifecycle, context) and the stores. Rules and
-channels are served by ``rpc_config``; calls not built yet answer UNIMPLEMENTED.
+channels are served by ``rpc_config``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from rtcc.alerting.v1 import alerting_pb2_grpc
 from rtcc.alerting.worker import AlertingWorker
 from rtcc.clients import Caller, for_service
 from rtcc.core.auth import current_principal
-from rtcc.core.errors import InvalidArgument, Unimplemented
+from rtcc.core.errors import InvalidArgument
 from rtcc.core.runtime import Runtime
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AlertingService"].full_name
@@ -331,14 +331,6 @@ class AlertingServicer(ConfigRpcs, alerting_pb2_grpc.AlertingServiceServicer):
             )
         out.recent_plate_reads.extend(ctx.reads)
         return out
-
-    async def UpdateRule(self, request: pb.UpdateRuleRequest, context: Any) -> Any:
-        raise Unimplemented("rules cannot be updated yet; delete and create the rule again")
-
-    async def UpdateNotificationChannel(
-        self, request: pb.UpdateNotificationChannelRequest, context: Any
-    ) -> Any:
-        raise Unimplemented("channels cannot be updated yet; delete and create the channel again")
 
     async def TestNotificationChannel(
         self, request: pb.TestNotificationChannelRequest, context: Any

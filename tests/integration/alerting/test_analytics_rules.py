@@ -96,3 +96,38 @@ async def test_a_camera_going_offline_raises_an_alert_closed_when_it_is_back(
             return got.alert.state == pb.ALERT_STATE_RESOLVED
 
         assert await poll(closed)
+
+
+async def test_a_rule_is_updated_by_mask_and_a_stale_etag_is_refused(
+    database: Database, city_block: Any
+) -> None:
+    import grpc
+    import pytest
+    from google.protobuf import field_mask_pb2
+
+    async with city_block(database) as block:
+        admin = block.stub(("partner-admin",))
+        rule = pb.Rule(
+            display_name="Depot intrusion",
+            enabled=True,
+            severity=pb.SEVERITY_HIGH,
+            analytics_event=pb.AnalyticsEventTrigger(types=[apb.EVENT_TYPE_ZONE_ENTERED]),
+        )
+        created = (await admin.CreateRule(pb.CreateRuleRequest(rule=rule))).rule
+        change = pb.Rule(id=created.id, etag=created.etag, display_name="Depot (night)")
+        mask = field_mask_pb2.FieldMask(paths=["display_name"])
+        updated = (await admin.UpdateRule(pb.UpdateRuleRequest(rule=change, update_mask=mask))).rule
+        assert updated.display_name == "Depot (night)"
+        assert updated.severity == pb.SEVERITY_HIGH and updated.enabled
+        assert updated.etag != created.etag
+        with pytest.raises(grpc.aio.AioRpcError) as stale:
+            await admin.UpdateRule(pb.UpdateRuleRequest(rule=change, update_mask=mask))
+        assert stale.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        bad = field_mask_pb2.FieldMask(paths=["no_such_field"])
+        with pytest.raises(grpc.aio.AioRpcError) as unknown:
+            await admin.UpdateRule(pb.UpdateRuleRequest(rule=change, update_mask=bad))
+        assert unknown.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        operator = block.stub(("operator",))
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await operator.UpdateRule(pb.UpdateRuleRequest(rule=change, update_mask=mask))
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED

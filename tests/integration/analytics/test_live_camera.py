@@ -74,7 +74,7 @@ async def test_plates_of_a_live_simulated_camera_become_searchable(
     monkeypatch.setattr(
         service,
         "build_detectors",
-        lambda config: DetectorSet(objects=FlatSceneDetector(), plates=PlateDetector()),
+        lambda config, *_: DetectorSet(objects=FlatSceneDetector(), plates=PlateDetector()),
     )
     monkeypatch.setattr(
         service.AnalyticsWorker, "__init__", _fast_poll(service.AnalyticsWorker.__init__)
