@@ -35,6 +35,7 @@ from rtcc.alerting.v1 import alerting_pb2 as pb
 from rtcc.alerting.v1 import alerting_pb2_grpc
 from rtcc.alerting.worker import AlertingWorker
 from rtcc.clients import Caller, for_service
+from rtcc.common.time import optional_datetime, to_datetime
 from rtcc.core.auth import current_principal
 from rtcc.core.errors import InvalidArgument
 from rtcc.core.runtime import Runtime
@@ -100,7 +101,7 @@ class AlertingServicer(ConfigRpcs, alerting_pb2_grpc.AlertingServiceServicer):
             source=e.source,
             source_event_id=e.source_event_id or request.idempotency_key,
             kind=KINDS.get(e.type, inc.DETECTOR),
-            event_time=e.event_time.ToDatetime(dt.UTC),
+            event_time=to_datetime(e.event_time, "external_event.event_time"),
             latitude=e.location.latitude if e.HasField("location") else None,
             longitude=e.location.longitude if e.HasField("location") else None,
             summary=e.summary or e.source,
@@ -147,8 +148,8 @@ class AlertingServicer(ConfigRpcs, alerting_pb2_grpc.AlertingServiceServicer):
             area = (c.latitude, c.longitude, request.area.radius_meters)
         found = await self.store.list_events(
             p.org_id,
-            tr.start_time.ToDatetime(dt.UTC) if tr.HasField("start_time") else None,
-            tr.end_time.ToDatetime(dt.UTC) if tr.HasField("end_time") else None,
+            optional_datetime(tr, "start_time"),
+            optional_datetime(tr, "end_time"),
             list(request.types),
             size + 1,
             _before(request.page_token),
@@ -189,8 +190,8 @@ class AlertingServicer(ConfigRpcs, alerting_pb2_grpc.AlertingServiceServicer):
             p.org_id,
             tuple(request.states),
             int(request.min_severity),
-            tr.start_time.ToDatetime(dt.UTC) if tr.HasField("start_time") else None,
-            tr.end_time.ToDatetime(dt.UTC) if tr.HasField("end_time") else None,
+            optional_datetime(tr, "start_time"),
+            optional_datetime(tr, "end_time"),
             request.rule_id,
             request.assignee,
             area,

@@ -159,10 +159,9 @@ class InvestigationRpcs:
                 f"radius_meters must be more than 0 and at most {MAX_RADIUS_M:g}",
                 field="radius_meters",
             )
-        window = (
-            request.time_window.ToTimedelta()
-            if request.HasField("time_window")
-            else timedelta(hours=1)
+        seconds = request.time_window.seconds if request.HasField("time_window") else 3600
+        window = timedelta(seconds=min(max(seconds, -1), 10**9)) + timedelta(
+            microseconds=request.time_window.nanos // 1000
         )
         if not timedelta(0) < window <= MAX_WINDOW:
             raise InvalidArgument(
