@@ -20,7 +20,7 @@ help: ## list the targets
 deps: ## install system packages and real servers (idempotent; root or sudo)
 	@bash infra/install.sh
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml infra/install-models.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
 	@$(PY) -m pip install -q -e '.[dev]'
