@@ -13,7 +13,6 @@ import secrets
 import signal
 import socket
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tests.waiting import wait_for as shared_wait_for
 
 from rtcc.core.auth import PLATFORM_ORG, TokenAuthority
 from rtcc.core.clients import open_channel
@@ -39,27 +39,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _wait_for(
-    condition: Callable[[], Awaitable[bool]] | Callable[[], bool],
-    *,
-    within_s: float = 30.0,
-    what: str = "condition",
-) -> None:
-    deadline = time.monotonic() + within_s
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within_s} s waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 @pytest.fixture
 def wait_for() -> Callable[..., Awaitable[None]]:
-    return _wait_for
+    return shared_wait_for
 
 
 @dataclass
@@ -111,7 +93,7 @@ class ServerProcess:
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
     async def wait_serving(self, within_s: float = 60.0) -> None:
-        await _wait_for(self.serving, within_s=within_s, what=f"{self.name} SERVING")
+        await shared_wait_for(self.serving, within_s=within_s, what=f"{self.name} SERVING")
 
     async def kill(self) -> None:
         """SIGKILL: no drain, no release, no last upload."""

@@ -31,6 +31,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
+from tests.waiting import wait_for
 
 from rtcc.backends.bus import EventBus, open_bus
 from rtcc.backends.database import Database, open_database
@@ -38,7 +39,7 @@ from rtcc.backends.objectstore import ObjectStore, open_object_store
 from rtcc.ingest.segment import BUCKET, MAIN, find_gaps
 from rtcc.ingest.store import SegmentIndex
 
-from .conftest import Deployment, SegmentAudit, ServerProcess, TcpProxy, _wait_for
+from .conftest import Deployment, SegmentAudit, ServerProcess, TcpProxy
 
 OUTAGE_S = float(os.environ.get("RTCC_DRILL_OUTAGE_S", "20"))
 RESTART_S = 8.0
@@ -89,7 +90,7 @@ class Stack:
             return all(not a.holes and a.indexed == a.stored == a.published > 0 for a in audits)
 
         try:
-            await _wait_for(complete, within_s=90, what="the window stored without loss")
+            await wait_for(complete, within_s=90, what="the window stored without loss")
         except AssertionError:
             raise AssertionError("; ".join(a.row() for a in audits)) from None
         return audits
@@ -159,7 +160,7 @@ async def stack(
             found = [await index.overlapping(c, MAIN, since, far) for c in cameras]
             return all(found)
 
-        await _wait_for(recording, within_s=60, what="both cameras recorded")
+        await wait_for(recording, within_s=60, what="both cameras recorded")
         yield stack
     finally:
         if follower is not None:

@@ -12,12 +12,10 @@ be told apart by organisation too, not by subject alone.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import secrets
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 from sqlalchemy.engine import make_url
+from tests.waiting import wait_for
 
 from rtcc.analytics.records import EventRecord, PlateReadRecord
 from rtcc.analytics.sink import BUCKET as SNAPSHOTS
@@ -88,15 +87,6 @@ def ts(value: dt.datetime) -> timestamp_pb2.Timestamp:
     out = timestamp_pb2.Timestamp()
     out.FromDatetime(value)
     return out
-
-
-async def wait_for(condition: Callable[[], Awaitable[bool]], *, within_s: float, what: str) -> None:
-    """Poll until true; fail naming `what` (no sleeps as synchronisation)."""
-    deadline = time.monotonic() + within_s
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within_s} s waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from tests.waiting import wait_for
 
 from rtcc.alerting import signing
 from rtcc.alerting.v1 import alerting_pb2_grpc as apbg
@@ -229,17 +230,8 @@ def now() -> datetime:
 
 
 async def poll(check: Callable[[], Any], within_s: float = 20.0) -> Any:
-    """Await ``check()`` until it returns something truthy (a deadline, not a sleep)."""
-    import asyncio
-
-    deadline = time.monotonic() + within_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.05)
+    """Await ``check()`` until it returns something truthy; return it."""
+    return await wait_for(check, within_s=within_s, what="the polled condition")
 
 
 BILLION = (

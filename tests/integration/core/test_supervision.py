@@ -4,24 +4,16 @@ and the SQLite commit mode."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import aiohttp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tests.waiting import wait_for
 
 from rtcc.core.supervisor import RestartPolicy
 
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVING = health_pb2.HealthCheckResponse.SERVING
-
-
-async def _wait_for(condition: Any, *, within_s: float, what: str) -> None:
-    deadline = time.monotonic() + within_s
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within_s} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_a_lost_critical_loop_turns_the_target_not_serving_over_grpc_and_in_metrics(
@@ -45,7 +37,7 @@ async def test_a_lost_critical_loop_turns_the_target_not_serving_over_grpc_and_i
             async def registry_down() -> bool:
                 return await status("rtcc.registry.v1.RegistryService") == NOT_SERVING
 
-            await _wait_for(registry_down, within_s=10, what="registry NOT_SERVING")
+            await wait_for(registry_down, within_s=10, what="registry NOT_SERVING")
             assert await status("") == NOT_SERVING, "the process as a whole is not ready"
             assert await status("rtcc.evidence.v1.EvidenceService") == SERVING
         url = f"http://127.0.0.1:{p.platform.metrics.port}/metrics"

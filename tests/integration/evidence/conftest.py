@@ -4,8 +4,6 @@ camera simulator for recorded clips."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
+from tests.waiting import wait_for
 
 from rtcc.core.auth import PLATFORM_ORG
 from rtcc.core.clients import open_channel
@@ -139,15 +138,7 @@ async def ev(evidence_factory: Callable[..., Any]) -> AsyncIterator[Evidence]:
         yield started
 
 
-async def wait_until(
-    condition: Callable[[], Awaitable[bool]], *, within_s: float = 30.0, what: str = "condition"
-) -> None:
-    """Poll `condition` until true; fail naming `what` after `within_s` seconds."""
-    deadline = time.monotonic() + within_s
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within_s} s waiting for {what}")
-        await asyncio.sleep(0.1)
+wait_until = wait_for
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ keeps recording tests (seconds of real video each) fast on a 2-core machine.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
+from tests.waiting import wait_for as shared_wait_for
 
 from rtcc.backends.bus import EventBus, open_bus
 from rtcc.backends.database import Database, open_database
@@ -91,29 +91,10 @@ async def backends(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         await cleanup()
 
 
-async def _wait_for(
-    condition: Callable[[], Awaitable[bool]] | Callable[[], bool],
-    *,
-    within_s: float = 30.0,
-    what: str = "condition",
-) -> None:
-    """Poll `condition` until true; fail the test naming `what` after `within_s` seconds."""
-    deadline = time.monotonic() + within_s
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within_s} s waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 @pytest.fixture
 def wait_for() -> Callable[..., Awaitable[None]]:
     """`await wait_for(lambda: ..., within_s=..., what=...)`: no sleeps as synchronisation."""
-    return _wait_for
+    return shared_wait_for
 
 
 class TcpProxy:

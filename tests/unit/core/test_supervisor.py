@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 
 import pytest
 from grpc_health.v1 import health, health_pb2
 from prometheus_client import CollectorRegistry, generate_latest
+from tests.waiting import wait_for
 
 from rtcc.core.supervisor import RestartPolicy, Supervisor, backoff_delay
 
 FAST = RestartPolicy(initial_backoff_s=0.01, max_backoff_s=0.05, give_up_after=3)
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-async def _until(condition: object, within_s: float = 5.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def _status(servicer: health.aio.HealthServicer, name: str) -> int:
@@ -91,12 +83,20 @@ async def test_a_critical_loop_that_keeps_failing_turns_its_target_not_serving_t
     entry = supervisor.start(
         "lease-loop", lease_loop, target="ingest", critical=True, policy=policy
     )
-    await _until(lambda: _status(servicer, "rtcc.ingest.v1.IngestService") == NOT_SERVING)
+    await wait_for(
+        lambda: _status(servicer, "rtcc.ingest.v1.IngestService") == NOT_SERVING,
+        within_s=5,
+        what="ingest NOT_SERVING",
+    )
     assert entry.failures >= 3 and not entry.healthy
     assert _status(servicer, "") == NOT_SERVING
     assert _status(servicer, "rtcc.registry.v1.RegistryService") == SERVING, "others unaffected"
     broken.clear()  # the disk is back: the next restart stays up
-    await _until(lambda: _status(servicer, "rtcc.ingest.v1.IngestService") == SERVING)
+    await wait_for(
+        lambda: _status(servicer, "rtcc.ingest.v1.IngestService") == SERVING,
+        within_s=5,
+        what="ingest SERVING again",
+    )
     assert entry.healthy and _status(servicer, "") == SERVING
     await supervisor.stop()
 
@@ -111,7 +111,7 @@ async def test_a_non_critical_loop_never_changes_health() -> None:
         raise ValueError("registry sent garbage")
 
     entry = supervisor.start("watch", watch, target="ingest", policy=FAST)
-    await _until(lambda: entry.failures >= 5)
+    await wait_for(lambda: entry.failures >= 5, within_s=5, what="five failures")
     assert _status(servicer, "") == SERVING
     await supervisor.stop()
 
