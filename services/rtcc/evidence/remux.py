@@ -7,8 +7,7 @@ reported beside the clip. The output is a plain (not fragmented) MP4, the form c
 and desktop players expect. Its index (moov) is written at the end: moving it to the
 front (``+faststart``) rewrites the whole file and cost 60 % more time for nothing a
 player needs (browsers fetch the index with a range request, which the share links
-serve). Segments are opened without probing (their codec parameters are in the
-init segment), which was most of the time per segment.
+serve). The joining itself is rtcc.media.join's, shared with ingest's ReadRange.
 """
 
 from __future__ import annotations
@@ -21,9 +20,9 @@ from typing import Any
 
 import av
 
+from rtcc.media.join import join
+
 CLIP_OPTIONS: dict[str, str] = {}
-# Enough to read the init segment; probing further decodes frames for nothing.
-OPEN_OPTIONS = {"probesize": "32", "analyzeduration": "0"}
 GAP_TOLERANCE = dt.timedelta(milliseconds=250)
 
 
@@ -77,69 +76,12 @@ def remux(
     no frame falls in the range. `parts` may be a lazy iterator (the exporter feeds it
     while fetching); with `discard` each part's file is removed once read.
     `progress(n)` is called after the n-th part."""
-    output: Any = av.open(str(out_path), "w", format="mp4", options=CLIP_OPTIONS)
-    out_stream: Any = None
-    offset = 0.0  # seconds of media already written
-    first_wall: dt.datetime | None = None
-    last_wall = start
-    count = 0
-    try:
-        for n, part in enumerate(parts, start=1):
-            with av.open(str(part.path), format="mp4", options=OPEN_OPTIONS) as source:
-                stream = source.streams.video[0]
-                chosen = _packets_in_range(source, stream, part.start_time, start, end)
-                if chosen and out_stream is None:
-                    out_stream = output.add_stream_from_template(stream)
-                seg_first: float | None = None
-                seg_last = 0.0
-                for packet, seconds in chosen:
-                    if first_wall is None:
-                        first_wall = part.start_time + dt.timedelta(seconds=seconds)
-                    if seg_first is None:
-                        seg_first = seconds
-                    shift = round((offset - seg_first) / packet.time_base)
-                    packet.pts += shift
-                    packet.dts += shift
-                    packet.stream = out_stream
-                    output.mux(packet)
-                    count += 1
-                    frame = float((packet.duration or 0) * packet.time_base) or 1 / 15
-                    seg_last = seconds + frame
-                    last_wall = part.start_time + dt.timedelta(seconds=seg_last)
-                if seg_first is not None:
-                    offset += seg_last - seg_first
-            if discard:
-                part.path.unlink(missing_ok=True)
-            if progress is not None:
-                progress(n)
-    finally:
-        try:
-            output.close()
-        except av.FFmpegError:
-            if out_stream is not None:  # with nothing muxed, a failed close is expected
-                raise
-    if first_wall is None:
+    joined = join(
+        parts, start, end, out_path, mux_options=CLIP_OPTIONS, progress=progress, discard=discard
+    )
+    if joined.start_time is None:
         raise ValueError("no recorded frame falls in the range")
-    return Clip(first_wall, last_wall, count)
-
-
-def _packets_in_range(
-    source: Any, stream: Any, seg_start: dt.datetime, start: dt.datetime, end: dt.datetime
-) -> list[tuple[Any, float]]:
-    """The segment's packets from the last keyframe at or before `start` to `end`."""
-    lead = (start - seg_start).total_seconds()
-    tail = (end - seg_start).total_seconds()
-    chosen: list[tuple[Any, float]] = []
-    for packet in source.demux(stream):
-        if packet.pts is None or packet.size == 0:
-            continue
-        seconds = float((packet.dts if packet.dts is not None else packet.pts) * packet.time_base)
-        if seconds >= tail:
-            break
-        if packet.is_keyframe and seconds <= lead:
-            chosen = []  # a later keyframe still at or before the start: begin there
-        chosen.append((packet, seconds))
-    return chosen
+    return Clip(joined.start_time, joined.end_time, joined.packets)
 
 
 def snapshot_jpeg(segment: bytes, offset_s: float) -> bytes:

@@ -1,0 +1,1 @@
+"""Media helpers shared by services (remuxing recorded segments); no service state."""
