@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import grpc
@@ -37,13 +37,14 @@ from rtcc.analytics.store import AnalyticsStore
 from rtcc.analytics.subscriptions import subscribe
 from rtcc.analytics.v1 import analytics_pb2 as pb
 from rtcc.analytics.v1 import analytics_pb2_grpc
-from rtcc.analytics.worker import AnalyticsWorker
+from rtcc.analytics.worker import ANALYTICS_POOL, AnalyticsWorker
 from rtcc.backends.bus import EventBus
 from rtcc.backends.objectstore import ObjectStore
 from rtcc.clients import AccessAudit, Caller, Clients, for_service, rechecked, require_unexpired
 from rtcc.core.auth import current_principal
 from rtcc.core.errors import InvalidArgument, NotFound, PermissionDenied, Unimplemented
 from rtcc.core.runtime import Runtime
+from rtcc.ingest.lease_store import LeaseStore
 
 T = TypeVar("T")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AnalyticsService"].full_name
@@ -249,6 +250,9 @@ class AnalyticsServicer(
             yield response
 
 
+ANALYTICS_LEASE_TTL_S = 10.0
+
+
 def build_worker(
     runtime: Runtime,
     store: AnalyticsStore,
@@ -263,6 +267,18 @@ def build_worker(
         fps = config.fps or detector_config.DEFAULT_FPS
         return ingest_frames(ingest.stub(), camera_id, fps=fps, max_width=640)
 
+    replica_id = f"{socket.gethostname()}:{os.getpid()}"
+    heartbeats = LeaseStore(runtime.db)
+    beat_ttl = timedelta(seconds=ANALYTICS_LEASE_TTL_S)
+
+    async def peers() -> list[str]:
+        # The live analytics replicas, each beating in the shared database like ingest's;
+        # a dead one drops out with its leases (same TTL), so takeover is not delayed.
+        return await heartbeats.heartbeat(replica_id, ANALYTICS_POOL, beat_ttl)
+
+    async def leave() -> None:
+        await heartbeats.leave(replica_id, ANALYTICS_POOL)
+
     return AnalyticsWorker(
         configs=configs,
         leases=ingest,
@@ -270,9 +286,12 @@ def build_worker(
         directory=RegistryCameraDirectory(clients.registry),
         detectors=lambda config: build_detectors(config, runtime.settings.analytics),
         sink=StoringSink(store, runtime.objects, runtime.bus),
-        replica_id=f"{socket.gethostname()}:{os.getpid()}",
+        replica_id=replica_id,
+        lease_ttl_s=ANALYTICS_LEASE_TTL_S,
         statuses=statuses,
         supervisor=runtime.supervisor,
+        peers=peers,
+        leave=leave,
     )
 
 

@@ -2,7 +2,12 @@
 
 Every ``poll_s`` the worker reads the enabled detector configs, tries to lease (pool
 ANALYTICS, from ingest) the cameras it does not run yet, and stops the cameras whose
-config was disabled or changed (a changed config restarts the camera with it). Each
+config was disabled or changed (a changed config restarts the camera with it). With
+``peers`` (the live analytics replicas, from a heartbeat in the shared database) each
+replica holds at most its fair share of the enabled cameras — the same plan as ingest's
+(rtcc.ingest.leases.plan: balanced, sticky by rendezvous hashing) — so N replicas split
+the cameras and a replica that joins late is handed some; without it a replica leases
+whatever is free, up to ``max_cameras``. Each
 camera task renews its lease every third of the TTL; losing the lease stops the
 camera, so a dead or partitioned replica's cameras move within seconds. A camera whose
 frame stream ends or fails is retried with backoff; one bad camera never stalls others.
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -28,12 +33,15 @@ from rtcc.analytics.pipeline import CameraPipeline
 from rtcc.analytics.status import DetectorStatusStore, StatusSampler
 from rtcc.analytics.v1 import analytics_pb2 as pb
 from rtcc.core.supervisor import Supervisor
+from rtcc.ingest.leases import plan
 from rtcc.ingest.v1 import ingest_pb2
 
 log = structlog.get_logger("rtcc.analytics.worker")
 
 ANALYTICS_POOL = ingest_pb2.LEASE_POOL_ANALYTICS
 FrameSource = Callable[[str, pb.DetectorConfig], AsyncIterator[tuple[datetime, Frame]]]
+# Beats this replica's heartbeat; returns every live replica of the pool (itself included).
+Peers = Callable[[], Awaitable[list[str]]]
 
 
 class CameraDirectory(Protocol):
@@ -47,6 +55,7 @@ class _Running:
     etag: str
     task: asyncio.Task[None]
     detectors: list[int]
+    epoch: int = 0
     pipeline: CameraPipeline | None = None
     last_error: str = ""
     sampler: StatusSampler = field(default_factory=StatusSampler)
@@ -70,6 +79,8 @@ class AnalyticsWorker:
         statuses: DetectorStatusStore | None = None,
         report_s: float = 5.0,
         supervisor: Supervisor | None = None,
+        peers: Peers | None = None,
+        leave: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._configs, self._leases, self._frames = configs, leases, frames
         self._directory, self._detectors, self._sink = directory, detectors, sink
@@ -80,6 +91,7 @@ class AnalyticsWorker:
         self.running: dict[str, _Running] = {}
         # Owns each camera's sink loop (the process's supervisor in the service).
         self._supervisor = supervisor
+        self._peers, self._leave = peers, leave
 
     async def run(self) -> None:
         """Reconcile until cancelled; then stop every camera and release its lease."""
@@ -100,6 +112,9 @@ class AnalyticsWorker:
         finally:
             for camera_id in list(self.running):
                 await self._stop(camera_id)
+            if self._leave is not None:  # the others take this replica's share at once
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._leave())
 
     async def reconcile(self) -> None:
         wanted = {c.camera_id: c for c in await self._enabled()}
@@ -107,7 +122,18 @@ class AnalyticsWorker:
             config = wanted.get(camera_id)
             if config is None or config.etag != running.etag or running.task.done():
                 await self._stop(camera_id)
-        for camera_id, config in sorted(wanted.items()):
+        candidates = sorted(wanted)
+        if self._peers is not None:
+            live = await self._peers()
+            holders = await self._holders()
+            holders.update({camera_id: self.replica_id for camera_id in self.running})
+            share = plan(self.replica_id, candidates, live, holders)
+            for camera_id in share.release:  # over this replica's share: hand it over
+                log.info("analytics_camera_handed_over", camera_id=camera_id, replicas=len(live))
+                await self._stop(camera_id)
+            candidates = share.acquire
+        for camera_id in candidates:
+            config = wanted[camera_id]
             if camera_id in self.running or len(self.running) >= self._max:
                 continue
             lease = await self._acquire(camera_id)
@@ -116,7 +142,7 @@ class AnalyticsWorker:
                     self._camera(config, lease), name=f"analytics-{camera_id}"
                 )
                 detectors = sorted({int(d) for d in config.detectors} or {pb.DETECTOR_TYPE_OBJECT})
-                self.running[camera_id] = _Running(config.etag, task, detectors)
+                self.running[camera_id] = _Running(config.etag, task, detectors, lease.epoch)
 
     async def report(self) -> None:
         """Store every running camera's status, for GetDetectorStatus on any replica."""
@@ -139,6 +165,20 @@ class AnalyticsWorker:
             if len(page) < 500:
                 return found
             after = page[-1].camera_id
+
+    async def _holders(self) -> dict[str, str]:
+        """Camera -> replica for every unexpired ANALYTICS lease."""
+        holders: dict[str, str] = {}
+        token = ""
+        while True:
+            request = ingest_pb2.ListCameraLeasesRequest(
+                pool=ANALYTICS_POOL, page_size=1000, page_token=token
+            )
+            reply = await self._leases.ListCameraLeases(request)
+            holders.update({lease.camera_id: lease.replica_id for lease in reply.leases})
+            token = reply.next_page_token
+            if not token:
+                return holders
 
     def _ttl(self) -> duration_pb2.Duration:
         ttl = duration_pb2.Duration()
@@ -165,6 +205,9 @@ class AnalyticsWorker:
         running.task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await running.task
+        # Released here, not in the task: a task cancelled before it first ran never
+        # reaches its own clean-up, and its lease would stay held until it expired.
+        await self._release(camera_id, running.epoch)
 
     async def _camera(self, config: pb.DetectorConfig, lease: Any) -> None:
         renewing = asyncio.create_task(self._renew(config.camera_id, lease.epoch))
@@ -176,7 +219,6 @@ class AnalyticsWorker:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await renewing
-            await self._release(config.camera_id, lease.epoch)
 
     async def _run_pipeline(self, config: pb.DetectorConfig) -> None:
         camera_id = config.camera_id

@@ -138,7 +138,9 @@ async def test_a_lost_lease_stops_the_camera() -> None:
     await worker.reconcile()
     running = worker.running["cam_a"]
     await _until(lambda: running.task.done())
-    assert leases.released == ["cam_a"]
+    leases.held_elsewhere = frozenset({"cam_a"})  # the lease went to another replica
+    await worker.reconcile()  # the next pass forgets the camera and gives back its epoch
+    assert worker.running == {} and leases.released == ["cam_a"]
 
 
 async def test_running_cameras_report_their_status() -> None:
@@ -152,3 +154,80 @@ async def test_running_cameras_report_their_status() -> None:
     assert report.camera_id == "cam_a" and report.detectors == [pb.DETECTOR_TYPE_OBJECT]
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+class _LeaseTable:
+    """One shared table of ANALYTICS leases, as ingest keeps it, seen by several replicas."""
+
+    def __init__(self) -> None:
+        self.holders: dict[str, str] = {}
+
+    async def ListCameraLeases(self, request: Any) -> Any:
+        assert request.pool == ingest_pb2.LEASE_POOL_ANALYTICS
+        leases = [
+            ingest_pb2.CameraLease(camera_id=c, replica_id=r, epoch=7)
+            for c, r in sorted(self.holders.items())
+        ]
+        return ingest_pb2.ListCameraLeasesResponse(leases=leases)
+
+    async def AcquireCameraLease(self, request: Any) -> Any:
+        holder = self.holders.setdefault(request.camera_id, request.replica_id)
+        if holder != request.replica_id:
+            raise grpc.aio.AioRpcError(
+                grpc.StatusCode.FAILED_PRECONDITION, grpc.aio.Metadata(), grpc.aio.Metadata()
+            )
+        lease = ingest_pb2.CameraLease(camera_id=request.camera_id, epoch=7)
+        return ingest_pb2.AcquireCameraLeaseResponse(lease=lease)
+
+    async def RenewCameraLease(self, request: Any) -> Any:
+        return ingest_pb2.RenewCameraLeaseResponse()
+
+    async def ReleaseCameraLease(self, request: Any) -> Any:
+        if self.holders.get(request.camera_id) == request.replica_id:
+            del self.holders[request.camera_id]
+        return ingest_pb2.ReleaseCameraLeaseResponse()
+
+
+def _replica(name: str, configs: _Configs, table: _LeaseTable, live: list[str]) -> AnalyticsWorker:
+    async def peers() -> list[str]:
+        return sorted(live)
+
+    return AnalyticsWorker(
+        configs=configs,  # type: ignore[arg-type]
+        leases=table,
+        frames=_endless,
+        directory=_Directory(),
+        detectors=lambda config: DetectorSet(objects=BlobDetector()),
+        sink=CollectingSink(),
+        replica_id=name,
+        poll_s=0.05,
+        lease_ttl_s=30,
+        peers=peers,
+    )
+
+
+async def test_replicas_split_the_cameras_and_a_late_one_is_handed_its_share() -> None:
+    configs = _Configs(
+        *(pb.DetectorConfig(camera_id=f"cam_{n}", enabled=True, etag="1") for n in range(5))
+    )
+    table, live = _LeaseTable(), ["a"]
+    first = _replica("a", configs, table, live)
+    await first.reconcile()
+    assert len(first.running) == 5  # alone: every camera
+
+    live.append("b")
+    second = _replica("b", configs, table, live)
+    await first.reconcile()  # over its share now: hands two cameras over
+    await second.reconcile()
+    assert (len(first.running), len(second.running)) == (3, 2)  # fair_share gives "a" the odd one
+    assert not set(first.running) & set(second.running)
+    assert set(table.holders.values()) == {"a", "b"}
+
+    live.remove("b")  # "b" is gone (its heartbeat expired): "a" takes everything back
+    for camera_id in list(second.running):
+        await second._stop(camera_id)
+    await first.reconcile()
+    assert len(first.running) == 5
+    for worker in (first, second):
+        for camera_id in list(worker.running):
+            await worker._stop(camera_id)
