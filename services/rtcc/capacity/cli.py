@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from rtcc.capacity import model as m
 from rtcc.capacity.model import Demand, Plan, parse_bitrate, parse_retention, plan
 
 
@@ -84,10 +85,15 @@ def render(result: Plan) -> str:
     lines += [f"  {name:<36}{mbps:>10.0f}" for name, mbps in result.network_mbps.items()]
     lines += [
         "",
-        "Model: BENCHMARKS.md figures (recording 1.28 % of a core and 5.2 MiB a stream; "
-        "YOLOv3-tiny 9.9 frames/s a core; a live viewer 1 % of a core), 70 % target "
-        "utilisation, at least 2 replicas; 200 MiB a process (measured); 150 MiB an analysed "
-        "camera (assumed).",
+        "Model: BENCHMARKS.md figures, fitted to the multi-process city run (bench/city.py): "
+        f"recording {m.RECORD_CORES_PER_STREAM:.2%} of a core a camera at "
+        f"{m.RECORD_MEASURED_BITRATE / 1e6:g} Mbit/s (+{m.RECORD_CORES_PER_MBIT:.1%} per extra "
+        f"Mbit/s) plus {m.INGEST_REPLICA_CORES:.1%} per ingest replica, "
+        f"{m.RECORD_MIB_PER_STREAM:g} MiB a camera; analytics "
+        f"{m.analytics_core_s_per_frame() * 1000:.0f} ms of a core a frame and "
+        f"{m.ANALYTICS_MIB_PER_CAMERA:g} MiB an analysed camera; a live viewer "
+        f"{m.VIEWER_CORES:.0%} of a core; {m.PROCESS_BASE_MIB:g} MiB a process; "
+        f"{m.TARGET_UTILISATION:.0%} target utilisation, at least {m.MIN_REPLICAS} replicas.",
     ]
     return "\n".join(lines)
 

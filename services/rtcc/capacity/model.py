@@ -15,31 +15,60 @@ from dataclasses import dataclass, field
 MBIT = 1_000_000
 
 # -- measured (BENCHMARKS.md) ---------------------------------------------------------
-# "Ingest: recording per core, against ffmpeg": rtcc recorder (remux, spool, store,
-# index, bus), 720p at ~2 Mbit/s, 8 streams: 1.28 % of a core and 5.2 MiB RSS a stream.
-RECORD_CORES_PER_STREAM = 0.0128
+# "City scale" (bench/city.py): the chart's production topology as real processes on
+# one machine (3 ingest, 2 analytics, 2 playback, 2 registry/alerting/evidence over
+# PostgreSQL, MinIO and NATS), 640x360 cameras at ~1.05 Mbit/s. Fitted to the 10- and
+# the 100-camera run on the same 3 ingest replicas (ingest CPU 16.8 % and 80.6 %):
+#   ingest CPU = replicas x INGEST_REPLICA_CORES + cameras x RECORD_CORES_PER_STREAM
+# gives 3.2 % a replica and 0.71 % a camera; the 100-camera run, starved by the shared
+# machine, stored little, so the storing it skipped (~0.2 % a camera at 1 Mbit/s, from
+# "Ingest: recording per core") is added back: 0.9 %.
+INGEST_REPLICA_CORES = 0.032  # a replica's own work: leases, watches, health
+RECORD_CORES_PER_STREAM = 0.009  # per camera at RECORD_MEASURED_BITRATE
+RECORD_MEASURED_BITRATE = 1.05 * MBIT
+# Ingest RSS: the city fit gives 2.7 MiB a camera over a ~196 MiB base; the
+# single-process bench's 5.2 MiB ("Ingest: recording per core") is kept, the dearer.
 RECORD_MIB_PER_STREAM = 5.2
-RECORD_MEASURED_BITRATE = 2 * MBIT
+# "Ingest: recording per core": storing costs ~15 ms of CPU per 1 MB segment, ~0.4 % of
+# a core per 2 Mbit/s stream; the rest of a stream's cost is per packet (frame rate),
+# not per byte. So a stream costs RECORD_CORES_PER_STREAM plus this per extra Mbit/s.
+RECORD_CORES_PER_MBIT = 0.002
+# "City scale": the analytics processes' CPU over the frames they processed (motion,
+# YOLOv3-tiny, tracking, events, frames from ingest), and their RSS above the process
+# base per analysed camera (each camera's pipeline holds its own detectors).
+ANALYTICS_CORE_S_PER_FRAME = 0.091  # 10-camera runs: 75 and 91 ms (the dearer)
+ANALYTICS_MIB_PER_CAMERA = 450.0  # 100-camera run: 441 MiB over 10 cameras, rounded up
 # "Figures": YOLOv3-tiny 416x416 at 9.9 frames/s a core; the MOG2 motion gate at 482.
+# The plan takes the dearer of this and the city's per-frame figure.
 DETECT_FPS_PER_CORE = 9.9
 MOTION_FPS_PER_CORE = 482.0
 # "Playback": an extra H.264 passthrough viewer costs ~1.0 % of a core (103 a core).
 VIEWER_CORES = 0.010
 # "Ingest: recording per core" / docs/ingest.md: 4 s segments, one index row each.
 SEGMENT_S = 4.0
+# "City scale": RSS of a process before its cameras (registry 149, alerting 148,
+# evidence 171, analytics ~180, ingest ~196 fitted, playback 208 MiB); rounded up.
+PROCESS_BASE_MIB = 220.0
 
 # -- derived from formats, not measured -----------------------------------------------
 # Analytics reads frames as BGR24 at most 640 px wide (analytics/frames.py): 640x360x3.
 ANALYTICS_FRAME_BYTES = 640 * 360 * 3
 
-# "City scale" (bench/city_small.py, 20 cameras): RSS of one process before its
-# cameras: registry 127 MiB, ingest ~132 (167 with 7 cameras), playback 195; rounded up.
-PROCESS_BASE_MIB = 200.0
-
 # -- ASSUMED (not measured yet; replace with a pilot's figures) -----------------------
-ANALYTICS_MIB_PER_CAMERA = 150.0  # detectors per camera + a 4-frame queue
 TARGET_UTILISATION = 0.7  # the chart's HPA target: leave 30 % headroom
 MIN_REPLICAS = 2  # every scalable target survives the loss of one pod
+
+
+def record_cores(bitrate_bps: float) -> float:
+    """Cores one camera's recording costs at `bitrate_bps` (never below the measured)."""
+    extra_mbit = max(0.0, bitrate_bps - RECORD_MEASURED_BITRATE) / MBIT
+    return RECORD_CORES_PER_STREAM + RECORD_CORES_PER_MBIT * extra_mbit
+
+
+def analytics_core_s_per_frame() -> float:
+    """Core-seconds per analysed frame: the dearer of the city run and the detectors."""
+    detectors = 1 / DETECT_FPS_PER_CORE + 1 / MOTION_FPS_PER_CORE
+    return max(ANALYTICS_CORE_S_PER_FRAME, detectors)
 
 
 class PlanError(ValueError):
@@ -138,8 +167,14 @@ def check(demand: Demand) -> None:
         raise PlanError("--cores-per-pod must be between 0.5 and 128")
 
 
-def _replicas(cores: float, per_pod: float, *, minimum: int = MIN_REPLICAS) -> int:
-    return max(minimum, math.ceil(cores / (per_pod * TARGET_UTILISATION)))
+def _replicas(
+    cores: float, per_pod: float, *, replica_cores: float = 0.0, minimum: int = MIN_REPLICAS
+) -> int:
+    """Pods for `cores` of work when each pod also spends `replica_cores` on itself."""
+    usable = per_pod * TARGET_UTILISATION - replica_cores
+    if usable <= 0:
+        raise PlanError(f"--cores-per-pod {per_pod:g} leaves nothing for cameras; give pods more")
+    return max(minimum, math.ceil(cores / usable))
 
 
 def plan(demand: Demand) -> Plan:
@@ -147,11 +182,12 @@ def plan(demand: Demand) -> Plan:
     check(demand)
     n, bps = demand.cameras, demand.bitrate_bps
     # Recording is per packet and per byte: never cheaper than measured, dearer above.
-    record = RECORD_CORES_PER_STREAM * max(1.0, bps / RECORD_MEASURED_BITRATE)
-    ingest_cores = n * record
-    ingest = _target("ingest", ingest_cores, n * RECORD_MIB_PER_STREAM, demand)
+    ingest = _target(
+        "ingest", n * record_cores(bps), n * RECORD_MIB_PER_STREAM, demand,
+        replica_cores=INGEST_REPLICA_CORES,
+    )  # fmt: skip
     analysed = math.ceil(n * demand.analytics_share)
-    per_frame = 1 / DETECT_FPS_PER_CORE + 1 / MOTION_FPS_PER_CORE
+    per_frame = analytics_core_s_per_frame()
     analytics_cores = analysed * demand.analytics_fps * per_frame
     analytics = (
         _target("analytics", analytics_cores, analysed * ANALYTICS_MIB_PER_CAMERA, demand)
@@ -185,8 +221,12 @@ def plan(demand: Demand) -> Plan:
     )
 
 
-def _target(name: str, cores: float, camera_mib: float, demand: Demand) -> TargetPlan:
-    replicas = _replicas(cores, demand.cores_per_pod)
+def _target(
+    name: str, work: float, camera_mib: float, demand: Demand, *, replica_cores: float = 0.0
+) -> TargetPlan:
+    """`work` cores spread over replicas that each also spend `replica_cores`."""
+    replicas = _replicas(work, demand.cores_per_pod, replica_cores=replica_cores)
+    cores = work + replicas * replica_cores
     memory_mib = replicas * PROCESS_BASE_MIB + camera_mib
     pod_cores = min(demand.cores_per_pod, max(0.25, cores / replicas / TARGET_UTILISATION))
     return TargetPlan(

@@ -55,10 +55,23 @@ def _encoder_args(gop: int, bitrate: str) -> list[str]:
     ]
 
 
-def render(scene: Scene, cache_dir: Path, *, gop: int = 30, bitrate: str = "2M") -> RenderedScene:
-    """Render `scene` into `cache_dir` unless an identical render is there (blocking)."""
-    graph = filter_graph(scene)
-    key = hashlib.sha256(f"{graph}|{gop}|{bitrate}".encode()).hexdigest()[:16]
+def render(
+    scene: Scene,
+    cache_dir: Path,
+    *,
+    gop: int = 30,
+    bitrate: str = "2M",
+    main_size: tuple[int, int] | None = None,
+    sub_bitrate: str = "500k",
+) -> RenderedScene:
+    """Render `scene` into `cache_dir` unless an identical render is there (blocking).
+
+    `main_size` scales the main stream (default: the scene's 1280x720); the ground
+    truth stays in scene pixels and says the stream's size and scale.
+    """
+    graph = filter_graph(scene, main_size)
+    rates = f"{gop}|{bitrate}" if sub_bitrate == "500k" else f"{gop}|{bitrate}|{sub_bitrate}"
+    key = hashlib.sha256(f"{graph}|{rates}".encode()).hexdigest()[:16]
     folder = cache_dir / f"{scene.name}-{key}"
     out = RenderedScene(folder / "main.mp4", folder / "sub.mp4", folder / "truth.json")
     if out.truth.exists():
@@ -79,7 +92,7 @@ def render(scene: Scene, cache_dir: Path, *, gop: int = 30, bitrate: str = "2M")
         str(tmp_main),
         "-map",
         "[sub]",
-        *_encoder_args(gop, "500k"),
+        *_encoder_args(gop, sub_bitrate),
         str(tmp_sub),
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -89,6 +102,10 @@ def render(scene: Scene, cache_dir: Path, *, gop: int = 30, bitrate: str = "2M")
     os.replace(tmp_sub, out.sub)
     truth = ground_truth(scene)
     truth["encoder"] = {"gop": gop, "bitrate": bitrate, "bframes": 0, "codec": "h264"}
+    if main_size is not None and tuple(main_size) != tuple(truth["size"]):
+        # Boxes are in scene pixels ("size"); multiply by box_scale for stream pixels.
+        truth["stream_size"] = list(main_size)
+        truth["box_scale"] = [main_size[0] / truth["size"][0], main_size[1] / truth["size"][1]]
     tmp_truth = folder / "truth.tmp.json"
     tmp_truth.write_text(json.dumps(truth))
     os.replace(tmp_truth, out.truth)  # last: its presence marks a complete render

@@ -9,6 +9,11 @@ continuous stream (SPS/PPS in band, keyframes as encoded).
 
     /usr/bin/python3 rtsp_server.py --port 8554 --mount /cam0=main.mp4 --mount /cam0/sub=sub.mp4
 
+With ``--share`` every mount of the same file is one media: one appsrc, parser and
+payloader whose packets go to each client of any of those URLs, so a hundred cameras
+cost about one pipeline per distinct file plus the sending to each client (the way
+to simulate a city on a small machine). Without it each mount has its own pipeline.
+
 Prints ``READY <port>`` on stdout once listening; stops on SIGTERM/SIGINT.
 """
 
@@ -36,6 +41,7 @@ class Clip:
     """The access units of one H.264 file, held in memory."""
 
     def __init__(self, path: str) -> None:
+        self.path = path
         pipeline = Gst.parse_launch(
             f'filesrc location="{path}" ! qtdemux ! h264parse ! '
             "video/x-h264,stream-format=avc,alignment=au ! appsink name=sink sync=false"
@@ -83,8 +89,23 @@ class LoopFeeder:
             self.index, self.offset = 0, self.offset + self.clip.length
 
 
-def _factory(clip: Clip) -> Any:
-    factory = GstRtspServer.RTSPMediaFactory()
+class _SharedFactory(GstRtspServer.RTSPMediaFactory):  # type: ignore[misc]
+    """A factory whose one media serves every URL it is mounted at.
+
+    gst-rtsp-server keeps a factory's shared medias under a key made from the request
+    URL, so each mount point would get a media of its own; one key for every URL makes
+    all of them share the first media."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+
+    def do_gen_key(self, _url: Any) -> str:
+        return self.key
+
+
+def _factory(clip: Clip, shared_key: str = "") -> Any:
+    factory = _SharedFactory(shared_key) if shared_key else GstRtspServer.RTSPMediaFactory()
     factory.set_launch(_LAUNCH)
     factory.set_shared(True)
     feeders: list[LoopFeeder] = []
@@ -93,6 +114,8 @@ def _factory(clip: Clip) -> Any:
         appsrc = media.get_element().get_child_by_name("src")
         feeders.append(LoopFeeder(clip, appsrc))
         del feeders[:-8]  # keep the live ones referenced, not every past one
+        # One line per pipeline built (the log shows how many medias clients share).
+        print(f"MEDIA {clip.path}", file=sys.stderr, flush=True)
 
     factory.connect("media-configure", configure)
     return factory
@@ -103,6 +126,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mount", action="append", default=[], help="/path=file.mp4")
+    parser.add_argument(
+        "--share", action="store_true", help="one media per file, shared by all its mounts"
+    )
     args = parser.parse_args(argv)
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
@@ -110,10 +136,17 @@ def main(argv: list[str]) -> int:
     server.set_service(str(args.port))
     mounts = server.get_mount_points()
     clips: dict[str, Clip] = {}
+    factories: dict[str, Any] = {}
     for spec in args.mount:
         path, _, file = spec.partition("=")
-        clip = clips.setdefault(file, Clip(file))
-        mounts.add_factory(path, _factory(clip))
+        if file not in clips:
+            clips[file] = Clip(file)
+        if not args.share:
+            mounts.add_factory(path, _factory(clips[file]))
+            continue
+        if file not in factories:
+            factories[file] = _factory(clips[file], shared_key=file)
+        mounts.add_factory(path, factories[file])
     if server.attach(None) == 0:
         print(f"cannot listen on {args.address}:{args.port}", file=sys.stderr, flush=True)
         return 2

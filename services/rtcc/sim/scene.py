@@ -141,9 +141,20 @@ def _plate_box(actor: Actor) -> tuple[int, int, int, int]:
     return (actor.w - w) // 2, actor.h - h - 8, w, h
 
 
-def filter_graph(scene: Scene) -> str:
-    """An FFmpeg -filter_complex drawing `scene`; outputs [main] and [sub]."""
+def filter_graph(scene: Scene, main_size: tuple[int, int] | None = None) -> str:
+    """An FFmpeg -filter_complex drawing `scene`; outputs [main] and [sub].
+
+    The scene is drawn at WIDTH x HEIGHT (its ground truth's pixels); `main_size`
+    scales the main stream down (e.g. 640x360 for many cheap cameras), and the sub
+    stream is never larger than the main one.
+    """
     d, fps = scene.duration_s, scene.fps
+    sub_w, sub_h = SUB_WIDTH, SUB_HEIGHT
+    tail = "split[main][full]"
+    if main_size is not None and tuple(main_size) != (WIDTH, HEIGHT):
+        main_w, main_h = main_size
+        sub_w, sub_h = min(sub_w, main_w), min(sub_h, main_h)
+        tail = f"split[big][full];[big]scale={main_w}:{main_h}[main]"
     parts = [
         f"color=c={scene.background}:s={WIDTH}x{HEIGHT}:r={fps}:d={d},"
         "noise=alls=10:allf=t,"
@@ -168,8 +179,8 @@ def filter_graph(scene: Scene) -> str:
             label = f"q{i}"
     parts.append(
         f"[{label}]drawtext=fontfile={FONT}:text='{scene.name} %{{pts\\:hms}}':fontsize=32"
-        ":fontcolor=white:box=1:boxcolor=black@0.7:x=20:y=20,split[main][full];"
-        f"[full]scale={SUB_WIDTH}:{SUB_HEIGHT}[sub]"
+        f":fontcolor=white:box=1:boxcolor=black@0.7:x=20:y=20,{tail};"
+        f"[full]scale={sub_w}:{sub_h}[sub]"
     )
     return ";".join(parts)
 

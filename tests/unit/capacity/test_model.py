@@ -37,13 +37,30 @@ def test_storage_is_bitrate_times_retention_times_cameras() -> None:
 def test_recording_and_analytics_cores_follow_the_measured_costs() -> None:
     result = plan(GANGNEUNG)
     ingest, analytics = result.target("ingest"), result.target("analytics")
-    assert ingest.cores == pytest.approx(1000 * model.RECORD_CORES_PER_STREAM)
-    per_frame = 1 / model.DETECT_FPS_PER_CORE + 1 / model.MOTION_FPS_PER_CORE
+    per_camera = model.record_cores(2e6)
+    assert ingest.cores == pytest.approx(
+        1000 * per_camera + ingest.replicas * model.INGEST_REPLICA_CORES
+    )
+    per_frame = max(
+        model.ANALYTICS_CORE_S_PER_FRAME,
+        1 / model.DETECT_FPS_PER_CORE + 1 / model.MOTION_FPS_PER_CORE,
+    )
     assert analytics.cores == pytest.approx(200 * 5 * per_frame)
-    # Replicas leave 30 % headroom on 2-core pods, and never fewer than two.
-    assert ingest.replicas == math.ceil(ingest.cores / (2 * 0.7))
+    # Replicas leave 30 % headroom on 2-core pods (less each ingest pod's own work),
+    # and never fewer than two.
+    usable = 2 * 0.7 - model.INGEST_REPLICA_CORES
+    assert ingest.replicas == math.ceil(1000 * per_camera / usable)
     assert analytics.replicas == math.ceil(analytics.cores / (2 * 0.7))
     assert result.target("registry").replicas == 2
+
+
+def test_memory_counts_process_bases_and_each_camera() -> None:
+    result = plan(GANGNEUNG)
+    ingest, analytics = result.target("ingest"), result.target("analytics")
+    expected = ingest.replicas * model.PROCESS_BASE_MIB + 1000 * model.RECORD_MIB_PER_STREAM
+    assert ingest.memory_gib == pytest.approx(expected / 1024)
+    expected = analytics.replicas * model.PROCESS_BASE_MIB + 200 * model.ANALYTICS_MIB_PER_CAMERA
+    assert analytics.memory_gib == pytest.approx(expected / 1024)
 
 
 def test_no_analytics_means_no_analytics_replicas_and_no_frame_traffic() -> None:
@@ -53,11 +70,14 @@ def test_no_analytics_means_no_analytics_replicas_and_no_frame_traffic() -> None
     assert result.network_mbps["cameras -> ingest"] == pytest.approx(50)
 
 
-def test_a_higher_bitrate_never_costs_less_to_record() -> None:
+def test_a_higher_bitrate_costs_more_per_byte_never_less_than_measured() -> None:
+    assert model.record_cores(0.5e6) == model.RECORD_CORES_PER_STREAM
+    assert model.record_cores(model.RECORD_MEASURED_BITRATE) == model.RECORD_CORES_PER_STREAM
+    step = model.record_cores(model.RECORD_MEASURED_BITRATE + 1e6) - model.RECORD_CORES_PER_STREAM
+    assert step == pytest.approx(model.RECORD_CORES_PER_MBIT)
     low = plan(Demand(cameras=100, bitrate_bps=1e6, retention_days=1, analytics_share=0))
     high = plan(Demand(cameras=100, bitrate_bps=8e6, retention_days=1, analytics_share=0))
-    assert low.target("ingest").cores == pytest.approx(100 * model.RECORD_CORES_PER_STREAM)
-    assert high.target("ingest").cores == pytest.approx(4 * low.target("ingest").cores)
+    assert high.target("ingest").cores > low.target("ingest").cores
 
 
 @pytest.mark.parametrize(
