@@ -4,9 +4,11 @@
 
 Starts N simulated 720p cameras (H.264, 15 fps, ~2 Mbit/s, GOP 30), records them for
 the given time with our recorder (remux into fMP4 segments, spool, object store,
-index, bus; embedded backends) and then with one ffmpeg process per stream, and
-prints per-stream CPU and memory, streams per core, segment close-to-stored latency
-and packets lost. The two run one after the other on the same simulator.
+index, bus; embedded backends), with the ffmpeg recording engine (an ffmpeg child per
+stream writes the segments, the same spool/store/index/bus after it; the children's
+CPU is counted) and then with one plain ffmpeg process per stream, and prints
+per-stream CPU and memory, streams per core, segment close-to-stored latency and
+packets lost. They run one after the other on the same simulator.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from rtcc.backends.bus import open_bus
 from rtcc.backends.database import open_database
 from rtcc.backends.objectstore import open_object_store
+from rtcc.ingest.ffmpeg_engine import FfmpegSession
 from rtcc.ingest.recorder import Recorder
 from rtcc.ingest.segment import MAIN
 from rtcc.ingest.session import CameraSession, CameraSource, SessionSettings
@@ -67,23 +70,41 @@ def _cpu_self() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def bench_ours(urls: list[str], seconds: float, segment_s: float, work: Path) -> Result:
+def _children(recorder: Recorder) -> list[int]:
+    """The ffmpeg children of the ffmpeg engine's sessions (none for PyAV)."""
+    pids = [getattr(s, "child_pid", None) for s in recorder.sessions.values()]
+    return [pid for pid in pids if pid]
+
+
+def _cpu_children(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += _proc_cpu(pid)
+        except OSError:
+            pass  # exited (a reconnect): its CPU is lost from this count
+    return total
+
+
+async def bench_ours(
+    urls: list[str], seconds: float, segment_s: float, work: Path, engine: str = "pyav"
+) -> Result:
     db = await open_database(f"sqlite:///{work / 'rtcc.db'}")
     await db.migrate()
     objects = open_object_store(f"file://{work / 'objects'}")
     bus = await open_bus("memory://")
     index = SegmentIndex(db)
-    recorder = Recorder(
-        Spool(work / "spool"), objects, index, bus, settings=SessionSettings(segment_s=segment_s)
-    )
+    settings = SessionSettings(segment_s=segment_s, engine=engine)
+    recorder = Recorder(Spool(work / "spool"), objects, index, bus, settings=settings)
     rss0 = _rss_mib()
     await recorder.start()
     await recorder.ensure([CameraSource(f"cam_{i}", url) for i, url in enumerate(urls)])
     await asyncio.sleep(WARMUP_S)  # a benchmark's measuring window, not synchronisation
-    cpu0, t0 = _cpu_self(), time.monotonic()
+    pids = _children(recorder)
+    cpu0, t0 = _cpu_self() + _cpu_children(pids), time.monotonic()
     await asyncio.sleep(seconds)
-    cpu1, t1 = _cpu_self(), time.monotonic()
-    rss1 = _rss_mib()
+    cpu1, t1 = _cpu_self() + _cpu_children(pids), time.monotonic()
+    rss1 = _rss_mib() + sum(_proc_rss(pid) for pid in _children(recorder))
     await recorder.stop()
     latencies = sorted(recorder.uploader.latencies)
     expected = recorded = 0
@@ -99,7 +120,7 @@ async def bench_ours(urls: list[str], seconds: float, segment_s: float, work: Pa
     await db.close()
     n = len(urls)
     return Result(
-        "rtcc recorder",
+        "rtcc recorder" if engine == "pyav" else "rtcc ffmpeg engine",
         n,
         100.0 * (cpu1 - cpu0) / (t1 - t0) / n,
         (rss1 - rss0) / n,
@@ -110,24 +131,28 @@ async def bench_ours(urls: list[str], seconds: float, segment_s: float, work: Pa
     )
 
 
-async def bench_remux_only(urls: list[str], seconds: float, segment_s: float, work: Path) -> Result:
+async def bench_remux_only(
+    urls: list[str], seconds: float, segment_s: float, work: Path, engine: str = "pyav"
+) -> Result:
     """Our sessions writing segments into the spool, with nothing uploaded: the part
     that does what `ffmpeg -f segment` does."""
     loop = asyncio.get_running_loop()
     spool = Spool(work / "spool")
-    settings = SessionSettings(segment_s=segment_s)
+    settings = SessionSettings(segment_s=segment_s, engine=engine)
+    kind = FfmpegSession if engine == "ffmpeg" else CameraSession
     sessions = [
-        CameraSession(CameraSource(f"cam_{i}", url), spool, loop, settings=settings)
+        kind(CameraSource(f"cam_{i}", url), spool, loop, settings=settings)
         for i, url in enumerate(urls)
     ]
     rss0 = _rss_mib()
     for session in sessions:
         session.start()
     await asyncio.sleep(WARMUP_S)  # a benchmark's measuring window, not synchronisation
-    cpu0, t0 = _cpu_self(), time.monotonic()
+    pids = [pid for s in sessions if (pid := getattr(s, "child_pid", None))]
+    cpu0, t0 = _cpu_self() + _cpu_children(pids), time.monotonic()
     await asyncio.sleep(seconds)
-    cpu1, t1 = _cpu_self(), time.monotonic()
-    rss1 = _rss_mib()
+    cpu1, t1 = _cpu_self() + _cpu_children(pids), time.monotonic()
+    rss1 = _rss_mib() + sum(_proc_rss(pid) for pid in pids)
     await asyncio.gather(*(s.stop() for s in sessions))
     expected = recorded = 0
     for item in spool.pending():
@@ -136,7 +161,7 @@ async def bench_remux_only(urls: list[str], seconds: float, segment_s: float, wo
         recorded += seg.frames
     n = len(urls)
     return Result(
-        "rtcc remux only (no upload)",
+        "rtcc remux only (no upload)" if engine == "pyav" else "ffmpeg engine, spool only",
         n,
         100.0 * (cpu1 - cpu0) / (t1 - t0) / n,
         (rss1 - rss0) / n,
@@ -257,10 +282,17 @@ async def main(argv: list[str]) -> int:
             (work / "ours").mkdir()
             (work / "ffmpeg").mkdir()
             (work / "remux").mkdir()
-            ours = await bench_ours(urls, args.seconds, args.segment_seconds, work / "ours")
-            remux = await bench_remux_only(urls, args.seconds, args.segment_seconds, work / "remux")
-            ref = await bench_ffmpeg(urls, args.seconds, args.segment_seconds, work / "ffmpeg")
-    print_table([ours, remux, ref], args.seconds)
+            (work / "engine").mkdir()
+            seg = args.segment_seconds
+            ours = await bench_ours(urls, args.seconds, seg, work / "ours")
+            remux = await bench_remux_only(urls, args.seconds, seg, work / "remux")
+            (work / "engine-spool").mkdir()
+            engine = await bench_ours(urls, args.seconds, seg, work / "engine", "ffmpeg")
+            spooled = await bench_remux_only(
+                urls, args.seconds, seg, work / "engine-spool", "ffmpeg"
+            )
+            ref = await bench_ffmpeg(urls, args.seconds, seg, work / "ffmpeg")
+    print_table([ours, remux, engine, spooled, ref], args.seconds)
     return 0
 
 

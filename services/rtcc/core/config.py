@@ -213,6 +213,9 @@ class IngestSettings(BaseModel):
     # used to proxy live streams to a camera's holder). Empty: the bound address. In
     # Kubernetes the pod's name under the headless Service.
     advertise_address: str = ""
+    # Recording engine: "pyav" (packets remuxed in the process) or "ffmpeg" (one native
+    # ffmpeg child per recorded camera stream writes the segments; see docs/operations.md).
+    engine: Literal["pyav", "ffmpeg"] = "pyav"
 
     @field_validator("advertise_address")
     @classmethod

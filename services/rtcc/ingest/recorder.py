@@ -100,7 +100,12 @@ class Recorder:
         def segment_closed(_item: SpooledSegment) -> None:  # on the session's thread
             loop.call_soon_threadsafe(self.uploader.wake)
 
-        session = CameraSession(
+        engine = CameraSession
+        if self.settings.engine == "ffmpeg" and source.record:
+            from rtcc.ingest.ffmpeg_engine import FfmpegSession
+
+            engine = FfmpegSession
+        session = engine(
             source, self.spool, loop, settings=self.settings, on_segment=segment_closed
         )
         self.sessions[(source.camera_id, source.stream)] = session

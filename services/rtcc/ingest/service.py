@@ -195,7 +195,7 @@ def build_context(runtime: Runtime, replica_id: str) -> IngestContext:
         runtime.objects,
         index,
         runtime.bus,
-        settings=SessionSettings(segment_s=SEGMENT_SECONDS),
+        settings=SessionSettings(segment_s=SEGMENT_SECONDS, engine=settings.ingest.engine),
         supervisor=runtime.supervisor,
     )
     return IngestContext(

@@ -66,6 +66,9 @@ class SessionSettings:
     read_timeout_s: float = 5.0
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
+    # Recording engine of main streams: "pyav" (this module) or "ffmpeg" (a native child
+    # per camera stream, ffmpeg_engine.py). Sub streams (never recorded) use PyAV.
+    engine: str = "pyav"
 
 
 def redact(text: str) -> str:

@@ -9,6 +9,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from rtcc.backends.bus import open_bus
 from rtcc.backends.database import open_database
 from rtcc.backends.objectstore import open_object_store
@@ -29,8 +31,9 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.parametrize("engine", ["pyav", "ffmpeg"])
 async def test_unreachable_and_missing_cameras_are_offline_while_others_record(
-    simulator: Any, tmp_path: Path, wait_for: Any
+    simulator: Any, tmp_path: Path, wait_for: Any, engine: str
 ) -> None:
     db = await open_database(f"sqlite:///{tmp_path / 'rtcc.db'}")
     await db.migrate()
@@ -41,7 +44,9 @@ async def test_unreachable_and_missing_cameras_are_offline_while_others_record(
         open_object_store(f"file://{tmp_path / 'objects'}"),
         index,
         bus,
-        settings=SessionSettings(segment_s=2.0, backoff_initial_s=0.2, backoff_max_s=1.0),
+        settings=SessionSettings(
+            segment_s=2.0, backoff_initial_s=0.2, backoff_max_s=1.0, engine=engine
+        ),
     )
     good, gone, wrong = (f"cam_{uuid.uuid4().hex[:8]}" for _ in range(3))
     base = simulator.cameras[0].main_url.rsplit("/", 1)[0]

@@ -12,6 +12,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from rtcc.backends.bus import EventBus
 from rtcc.ingest.recorder import Recorder
 from rtcc.ingest.segment import BUCKET, MAIN
@@ -50,7 +52,7 @@ async def collect_events(bus: EventBus, subscription: Any, want: int) -> list[di
 
 
 async def record(
-    backends: Any, tmp_path: Path, url: str, wait_for: Any, segments: int
+    backends: Any, tmp_path: Path, url: str, wait_for: Any, segments: int, engine: str = "pyav"
 ) -> tuple[str, list[StoredSegment]]:
     index = SegmentIndex(backends.db)
     recorder = Recorder(
@@ -58,7 +60,7 @@ async def record(
         backends.objects,
         index,
         backends.bus,
-        settings=SessionSettings(segment_s=2.0),
+        settings=SessionSettings(segment_s=2.0, engine=engine),
     )
     camera_id = f"cam_{uuid.uuid4().hex[:10]}"
     await recorder.start()
@@ -74,14 +76,15 @@ async def record(
     return camera_id, await index.overlapping(camera_id, MAIN, EPOCH, FAR)
 
 
+@pytest.mark.parametrize("engine", ["pyav", "ffmpeg"])
 async def test_recording_tiles_time_without_gaps_and_every_second_decodes(
-    simulator: Any, backends: Any, tmp_path: Path, wait_for: Any
+    simulator: Any, backends: Any, tmp_path: Path, wait_for: Any, engine: str
 ) -> None:
     subscription = await backends.bus.subscribe(
         SUBJECT, durable=f"t{uuid.uuid4().hex[:8]}", queue=False
     )
     camera_id, segments = await record(
-        backends, tmp_path, simulator.cameras[0].main_url, wait_for, segments=5
+        backends, tmp_path, simulator.cameras[0].main_url, wait_for, segments=5, engine=engine
     )
     assert len(segments) >= 5
     for a, b in itertools.pairwise(segments):
