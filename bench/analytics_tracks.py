@@ -4,7 +4,9 @@ vtest.avi (OpenCV sample, Debian opencv-doc; 768x576, 79.5 s, people on a campus
 at 5 fps against the hand-reviewed truth bench/data/vtest-truth.txt (50 people; how it
 was made: bench/data/annotate_vtest.py, docs/investigations.md). Detection precision/recall
 at IoU >= 0.5; MOTA, IDF1, ID switches by py-motmetrics; HOTA by TrackEval; tracks per
-person = distinct track ids matched to one true person (goal <= 1.2). Detections are
+person = distinct track ids matched to one true person, even for one frame, averaged over
+the people matched at all (goal <= 1.2). Tracker CPU time per frame is printed too
+(the replay of cached detections and appearances only; detection not included). Detections are
 cached under var/quality (first run: ~1 min per detector setting on 2 cores).
 
     .venv/bin/python bench/analytics_tracks.py
@@ -12,6 +14,7 @@ cached under var/quality (first run: ~1 min per detector setting on 2 cores).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import cv2
@@ -28,10 +31,14 @@ DETECTORS = {
     "YOLOv3-tiny 320": ("yolov3-tiny-320-0.35", lambda: YoloTinyDetector(input_size=320)),
 }
 TRACKERS = {
-    "IoU only (before)": (quality.baseline_tracker, False),
-    "re-association": (quality.reassociating_tracker, True),
+    "IoU only": (quality.baseline_tracker, False),
+    "re-association, no duplicate rule (before)": (
+        lambda: quality.reassociating_tracker(duplicate_iou=1.0),
+        True,
+    ),
+    "re-association + duplicate rule": (quality.reassociating_tracker, True),
 }
-COLUMNS = ["P", "R", "MOTA", "IDF1", "HOTA", "ID switches", "tracks per person"]
+COLUMNS = ["P", "R", "MOTA", "IDF1", "HOTA", "ID switches", "tracks per person", "tracker ms/frame"]
 
 
 class Replay:
@@ -73,10 +80,14 @@ def main() -> None:
         detected = quality.cached_detect(key, make, CACHE)
         precision, recall = quality.detection_scores(detected, truth)
         for name, (tracker, looks) in TRACKERS.items():
-            scores = quality.track_scores(quality.track(tracker, detected, looks=looks), truth)
+            started = time.process_time()
+            output = quality.track(tracker, detected, looks=looks)
+            cpu_ms = 1000 * (time.process_time() - started) / len(detected)
+            scores = quality.track_scores(output, truth)
             cells = [f"{precision:.2f}", f"{recall:.2f}"]
             cells += [f"{scores[c]:.3f}" for c in ("MOTA", "IDF1", "HOTA")]
             cells += [f"{scores['ID switches']:.0f}", f"{scores['tracks per person']:.2f}"]
+            cells += [f"{cpu_ms:.2f}"]
             print(f"| {label} | {name} | " + " | ".join(cells) + " |")
     service = quality.cached_detect("yolov3-tiny-416-0.35", YoloTinyDetector, CACHE)
     print(

@@ -7,7 +7,8 @@ fewer tracks per person. Output (stable table) is recorded in
 bench/data/tracker-grid.txt; the chosen values are ByteTracker's defaults. Earlier
 rounds (also on the tuning half) fixed the ranges: a gate of 0.3-1.0 or re-association
 distances below 0.3 change nothing or lose IDF1; longer max_age_s (2.5 s), lower
-high_score (0.4), match_iou 0.1 and max_lost_s 2.5-4 s all lost IDF1.
+high_score (0.4), match_iou 0.1 and max_lost_s 2.5-4 s all lost IDF1. min_hits stays 2
+(events are emitted at confirmation; docs/investigations.md has the 3-hit figures).
 
     .venv/bin/python bench/tracker_grid.py [--quick]
 """
@@ -40,6 +41,7 @@ def main(quick: bool) -> None:
         "reid_distance": [0.3, 0.35, 0.4, 0.5],
         "reid_motion": [0.5, 1.0, 1.5],
         "max_lost_s": [1.5, 2.0, 3.0],
+        "duplicate_iou": [0.1, 0.2, 1.0],  # 1.0: no duplicate suppression
     }
     if quick:
         grid = {k: v[:2] for k, v in grid.items()}

@@ -16,6 +16,13 @@ With appearances (``looks``: one HSV-histogram vector per detection, from
   (distance <= ``reid_distance``) continues it, same id, no new track;
 * merge: a new track about to be confirmed that is one object with a lost track (same
   test) is folded into it instead of being confirmed, so it yields no second event.
+And with or without appearances, an unmatched person detection that overlaps (IoU above
+``duplicate_iou``) a person box that confidently (score >= ``high_score``) continued a
+track this frame starts no track: it is a second box on someone already followed (the
+upper body next to the whole person, one box for a pair beside the box for one of them),
+and such short-lived tracks were the commonest extra track ids per person on natural
+footage. Only ``duplicate_classes`` (people) — overlapping parked or queued vehicles are
+distinct objects and it was not measured for them.
 The thresholds are chosen by the natural-footage harness (bench/tracker_grid.py).
 """
 
@@ -89,6 +96,8 @@ class ByteTracker:
         appearance_gate: float = 0.25,
         reid_distance: float = 0.3,
         reid_motion: float = 0.5,
+        duplicate_iou: float = 0.1,
+        duplicate_classes: frozenset[ObjectClass] = frozenset({ObjectClass.PERSON}),
     ) -> None:
         self._high = high_score
         self._low = low_score
@@ -101,6 +110,8 @@ class ByteTracker:
         self._gate = appearance_gate
         self._reid_distance = reid_distance
         self._reid_motion = reid_motion
+        self._duplicate_iou = duplicate_iou
+        self._duplicate_classes = duplicate_classes
         self._tracks: list[Track] = []
         self._next_id = 1
 
@@ -131,8 +142,10 @@ class ByteTracker:
         unmatched_high = self._reassociate(lost, unmatched_high, predictions, time)
         confirming = [t for t in self._tracks if t.hits == self._min_hits and t.last_time == time]
         started = [t for t in confirming if not self._merge(t, time)]
+        followed = [t for t in self._tracks if t.last_time == time and t.confidence >= self._high]
         for detection, look in unmatched_high:
-            self._tracks.append(self._new_track(detection, look, time))
+            if not self._duplicate(detection, followed):
+                self._tracks.append(self._new_track(detection, look, time))
         if self._min_hits <= 1:
             started += [t for t in self._tracks if t.hits == 1 and t.last_time == time]
         limit = {True: self._max_lost_s, False: self._max_age_s}
@@ -145,6 +158,15 @@ class ByteTracker:
         self._tracks = [t for t in self._tracks if t.id not in ended_ids]
         confirmed_ended = [t for t in ended if t.hits >= self._min_hits]
         return TrackerUpdate(started, confirmed_ended, self.tracks)
+
+    def _duplicate(self, detection: Detection, followed: list[Track]) -> bool:
+        """Whether ``detection`` overlaps a box of its class that continued a track now."""
+        if detection.cls not in self._duplicate_classes:
+            return False
+        return any(
+            t.cls == detection.cls and box_iou(t.box, detection.box) > self._duplicate_iou
+            for t in followed
+        )
 
     @staticmethod
     def _age(track: Track, time: datetime) -> float:

@@ -170,3 +170,66 @@ def test_looks_must_match_the_detections() -> None:
     tracker = ByteTracker()
     with pytest.raises(ValueError, match="one entry per detection"):
         tracker.update([_person(10)], _at(0), [])
+
+
+# Duplicate boxes: a second box on an object already followed starts no track.
+
+
+def _upper_body(x: float, y: float = 100.0, confidence: float = 0.8) -> Detection:
+    """A box on the top half of ``_person(x, y)``: IoU 0.5 with it, the same object."""
+    return Detection(ObjectClass.PERSON, confidence, (x, y, x + 40, y + 50))
+
+
+def test_a_second_box_on_a_followed_person_makes_no_second_track() -> None:
+    def run(**options: float) -> int:
+        tracker = ByteTracker(**options)
+        started = 0
+        for i in range(20):
+            # The detector boxes the whole person every frame and, some frames, the
+            # upper body too (a second box NMS kept).
+            boxes = [_person(10 + i * 10)] + ([_upper_body(10 + i * 10)] if i % 4 else [])
+            started += len(tracker.update(boxes, _at(i)).started)
+        return started
+
+    assert run() == 1
+    assert run(duplicate_iou=1.0) > 1  # without the rule the upper body is a second track
+
+
+def _classes_started(tracker: ByteTracker) -> list[str]:
+    started = []
+    for i in range(10):
+        x = 10 + i * 10
+        walker = _person(x)
+        beside = _person(x + 45)  # touching, not overlapping: someone else
+        face = Detection(ObjectClass.FACE, 0.9, (x + 10, 105, x + 30, 125))  # inside walker
+        parked = Detection(ObjectClass.VEHICLE, 0.9, (300, 300, 400, 360))
+        behind = Detection(ObjectClass.VEHICLE, 0.9, (360, 290, 460, 350))  # IoU 0.25
+        # The face and the second vehicle show up once the others are followed.
+        later = [face, behind] if i >= 3 else []
+        started += tracker.update([walker, beside, parked, *later], _at(i)).started
+    return sorted(t.cls.value for t in started)
+
+
+def test_people_side_by_side_other_classes_and_vehicles_get_their_own_tracks() -> None:
+    assert _classes_started(ByteTracker()) == ["face", "person", "person", "vehicle", "vehicle"]
+    # Were the rule applied to vehicles, the partly hidden second vehicle would be lost.
+    everything = ByteTracker(duplicate_classes=frozenset(ObjectClass))
+    assert _classes_started(everything) == ["face", "person", "person", "vehicle"]
+
+
+def test_a_low_score_box_does_not_keep_a_newcomer_from_being_tracked() -> None:
+    tracker = ByteTracker()
+    for i in range(5):
+        tracker.update([_person(100)], _at(i))
+    (first,) = tracker.tracks
+    started = []
+    for i in range(5, 10):
+        # The followed person is only faintly seen now; someone overlapping them a little
+        # (IoU 0.18: above duplicate_iou, below match_iou) is seen clearly.
+        faint = _person(100, confidence=0.3)
+        newcomer = Detection(ObjectClass.PERSON, 0.9, (128, 100, 168, 200))
+        started += tracker.update([faint, newcomer], _at(i)).started
+    assert len(started) == 1
+    assert started[0].id != first.id
+    assert started[0].box == (128, 100, 168, 200)
+    assert {t.id for t in tracker.tracks} == {first.id, started[0].id}
