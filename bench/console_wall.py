@@ -7,8 +7,11 @@ Chromium through Playwright.
 
 - Live wall: the console's own wall (wall.js) at 1, 4 and 16 tiles, each tile a
   different camera; per tile, from the wall opening it to the video's first decoded
-  frame (`loadeddata`): p50/p95 over every tile of R openings. Small tiles start on the
-  main stream (connected, last GOP cached) and move to the sub stream afterwards.
+  frame (`loadeddata`): p50/p95 over every tile of R openings. Both ways the console
+  can open a wall, alternating round by round in the same run: one peer connection for
+  the whole wall (`POST /whep/wall`, the default) and one WHEP session per tile (the
+  fallback). Small tiles start on the main stream (connected, last GOP cached) and move
+  to the sub stream afterwards.
 - Recorded: the same number of recorded sessions opened at once (one per camera, from
   20 s ago), first decoded frame per session.
 - Map: 10,000 cameras given to the map (clustered canvas markers): time to take them
@@ -31,20 +34,25 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
-WALL = """async ([layout, ids]) => {
+WALL = """async ([layout, ids, transport]) => {
+  window.rtccWall.transport = transport;
   window.rtccWall.fill(ids.slice(0, layout));
   window.rtccWall.layout = layout;
   await window.rtccWall.render();
   const deadline = performance.now() + 20000;
   while (performance.now() < deadline) {
     const tiles = window.rtccWall.tiles;
-    if (tiles.length === layout && tiles.every((t) => t.firstFrameMs !== null)) {
-      return tiles.map((t) => t.firstFrameMs);
-    }
+    if (tiles.length === layout && tiles.every((t) => t.firstFrameMs !== null)) break;
     await new Promise((r) => setTimeout(r, 20));
   }
-  return window.rtccWall.tiles.map((t) => t.firstFrameMs ?? 20000);
+  if (transport === "wall" && window.rtccWall.fallback !== null) {
+    throw new Error("the wall fell back to per-tile sessions: " + window.rtccWall.fallback);
+  }
+  const times = window.rtccWall.tiles.map((t) => t.firstFrameMs ?? 20000);
+  const timing = (window.rtcc.players[0] || {}).timing || {};
+  return { times, answered: timing.answered ?? null };
 }"""
+TRANSPORTS = {"wall": "one connection", "tiles": "a session per tile"}
 
 RECORDED = """async ([ids, startIso]) => {
   await window.rtcc.stopPlayers();
@@ -136,13 +144,22 @@ async def wall_table(page: Any, stack: Any, rounds: int) -> None:
     print("| first decoded frame per tile (Chromium, real stack) | tiles measured | p50 ms "
           "| p95 ms | max ms |")  # fmt: skip
     print("|---|---|---|---|---|")
+    answers: list[float] = []
     for layout in (1, 4, 16):
         if layout > len(ids):
             continue
-        samples: list[float] = []
+        # One tile is one WHEP session either way (wall.js opens a wall from two tiles).
+        transports = TRANSPORTS if layout > 1 else {"tiles": "one session"}
+        samples: dict[str, list[float]] = {t: [] for t in transports}
         for _ in range(rounds if layout > 1 else rounds * 4):
-            samples += await page.evaluate(WALL, [layout, ids])
-        print(_row(f"live wall, {layout} tile{'s' if layout > 1 else ''}", samples))
+            for transport in transports:  # alternating: both see the same load
+                result = await page.evaluate(WALL, [layout, ids, transport])
+                samples[transport] += result["times"]
+                if transport == "wall" and layout == 16 and result["answered"] is not None:
+                    answers.append(result["answered"])
+        for transport, name in transports.items():
+            tiles = f"{layout} tile{'s' if layout > 1 else ''}"
+            print(_row(f"live wall, {tiles}, {name}", samples[transport]))
     await page.goto(stack.base_url + "/#/map")
     import datetime as dt
 
@@ -155,6 +172,9 @@ async def wall_table(page: Any, stack: Any, rounds: int) -> None:
             samples += await page.evaluate(RECORDED, [ids[:count], start])
         print(_row(f"recorded, {count} session{'s' if count > 1 else ''} at once", samples))
     print()
+    if answers:
+        print(f"16-tile wall offer answered (gathering + POST /whep/wall) p50 "
+              f"{statistics.median(answers):.0f} ms, max {max(answers):.0f} ms\n")  # fmt: skip
 
 
 async def map_table(page: Any, stack: Any, n: int) -> None:
@@ -194,6 +214,7 @@ async def run(cameras: int, rounds: int) -> None:
             print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores)\n")
             await wall_table(page, stack, rounds)
             await map_table(page, stack, 10_000)
+            print(f"load average at end: {os.getloadavg()[0]:.1f} (2 cores)")
 
 
 def main() -> None:

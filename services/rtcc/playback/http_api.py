@@ -4,12 +4,20 @@ WHEP (draft-ietf-wish-whep): ``POST /whep/cameras/{camera_id}`` with an SDP offe
 and ``Authorization: Bearer``; ``?start=<RFC3339>&speed=2`` asks for the recording.
 The answer comes back with 201 and a ``Location`` to DELETE when done. Trickle ICE
 is not offered: clients send their offer once gathering is complete.
+
+Extension for video walls: ``POST /whep/wall?cameras=<id>,<id>...[&stream=sub]`` with
+one offer holding a recvonly video section per camera (in the cameras' order) answers
+one peer connection for the whole wall (wall.py). 201, the SDP answer, ``Location``
+and ``X-Session-Id`` as for one camera, and ``X-Wall-Tiles``: a JSON list, per section,
+of ``{"mid", "camera_id", "state": "playing"|"refused", "status", "error"}`` (a refused
+tile's section is answered inactive; the others play).
 """
 
 from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +39,8 @@ from rtcc.playback.ratelimit import OfferRateLimiter
 from rtcc.playback.sessions import PlaybackSession, SessionManager, SessionSpec
 from rtcc.playback.timeline import Timeline
 from rtcc.playback.viewers import ViewerAccess
+from rtcc.playback.wall import WallManager, WallSession, WallSpec, WallTile
+from rtcc.playback.wallfeed import MAIN, SUB
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STATIC = Path(__file__).parent / "static"
@@ -85,6 +95,32 @@ def session_json(session: PlaybackSession) -> dict[str, Any]:
     }
 
 
+def tile_json(tile: WallTile) -> dict[str, Any]:
+    feed = tile.feed if tile.state == "playing" else None
+    return {
+        "mid": tile.mid,
+        "camera_id": tile.camera_id,
+        "state": tile.state,
+        "status": _STATUS.get(tile.code, 500) if tile.code else 200,
+        "error": tile.error,
+        "delivery": tile.delivery,
+        "stream": _STREAMS[feed.stream] if feed else None,
+        "wanted": _STREAMS[feed.wanted] if feed else None,
+    }
+
+
+def wall_json(wall: WallSession) -> dict[str, Any]:
+    return {
+        "id": wall.id,
+        "mode": "wall",
+        "state": wall.state,
+        "tiles": [tile_json(t) for t in wall.tiles],
+    }
+
+
+_STREAMS = {MAIN: "main", SUB: "sub"}
+
+
 class PlaybackHttp:
     """aiohttp handlers; errors become status codes with a sentence, never a trace."""
 
@@ -98,8 +134,10 @@ class PlaybackHttp:
         search: AnalyticsSearch | None = None,
         console: PlaybackSettings | None = None,
         modules: tuple[str, ...] = (),
+        walls: WallManager | None = None,
     ) -> None:
         self._sessions = sessions
+        self._walls = walls
         self._authority = authority
         self._limiter = limiter
         self._registry = registry
@@ -112,6 +150,7 @@ class PlaybackHttp:
         guard = self._guard
         return [
             ("POST", "/whep/cameras/{camera_id}", guard(self.offer)),
+            ("POST", "/whep/wall", guard(self.wall_offer)),
             ("DELETE", "/whep/sessions/{session_id}", guard(self.delete)),
             ("GET", "/api/sessions/{session_id}", guard(self.get_session)),
             ("POST", "/api/sessions/{session_id}/control", guard(self.control)),
@@ -185,22 +224,79 @@ class PlaybackHttp:
             headers={"Location": f"/whep/sessions/{session.id}", "X-Session-Id": session.id},
         )
 
+    async def wall_offer(self, request: web.Request) -> web.StreamResponse:
+        """One peer connection for a whole wall of live tiles (see the module's doc)."""
+        principal, token = self._caller(request)
+        if self._walls is None:
+            raise Unavailable("video walls are not served by this replica")
+        if not self._limiter.allow(principal.subject):
+            raise ResourceExhausted("too many session offers; slow down")
+        query = request.query
+        if "start" in query:
+            raise InvalidArgument("a wall is live only; open recordings one by one",
+                                  field="start")  # fmt: skip
+        cameras = tuple(c for c in query.get("cameras", "").split(",") if c)
+        stream = SUB if query.get("stream") == "sub" else MAIN
+        spec = WallSpec(cameras, await request.text(), stream)
+        wall, answer = await self._walls.create(principal, token, spec)
+        tiles = [
+            {k: v for k, v in tile_json(t).items() if k in ("mid", "camera_id", "state",
+                                                             "status", "error")}
+            for t in wall.tiles
+        ]  # fmt: skip
+        return web.Response(
+            status=201,
+            text=answer,
+            content_type="application/sdp",
+            headers={
+                "Location": f"/whep/sessions/{wall.id}",
+                "X-Session-Id": wall.id,
+                "X-Wall-Tiles": json.dumps(tiles, separators=(",", ":")),  # ASCII only
+            },
+        )
+
+    def _wall(self, session_id: str, principal: Principal) -> WallSession | None:
+        if self._walls is None or session_id not in self._walls.walls:
+            return None
+        return self._walls.get(session_id, principal)
+
     async def delete(self, request: web.Request) -> web.StreamResponse:
         principal, _ = self._caller(request)
-        session = self._sessions.get(request.match_info["session_id"], principal)
+        session_id = request.match_info["session_id"]
+        if (wall := self._wall(session_id, principal)) is not None and self._walls:
+            await self._walls.close(wall.id, "client")
+            return web.Response(status=200)
+        session = self._sessions.get(session_id, principal)
         await self._sessions.close(session.id, "client")
         return web.Response(status=200)
 
     async def get_session(self, request: web.Request) -> web.StreamResponse:
         principal, _ = self._caller(request)
+        if (wall := self._wall(request.match_info["session_id"], principal)) is not None:
+            return web.json_response(wall_json(wall))
         session = self._sessions.get(request.match_info["session_id"], principal)
         return web.json_response(session_json(session))
 
+    async def _wall_control(self, wall: WallSession, body: dict[str, Any]) -> web.StreamResponse:
+        assert self._walls is not None
+        if body.get("action") != "stream":
+            raise InvalidArgument("a wall's action is stream (mid, stream: main|sub)",
+                                  field="action")  # fmt: skip
+        stream = {"main": MAIN, "sub": SUB}.get(str(body.get("stream", "")))
+        if stream is None:
+            raise InvalidArgument("stream must be main or sub", field="stream")
+        self._walls.set_stream(wall, str(body.get("mid", "")), stream)
+        return web.json_response(wall_json(wall))
+
     async def control(self, request: web.Request) -> web.StreamResponse:
-        """Pause, resume, seek or change the rate of a recorded session."""
+        """Pause, resume, seek or change the rate of a recorded session; move a wall's
+        tile to the main or sub stream."""
         principal, _ = self._caller(request)
-        session = self._sessions.get(request.match_info["session_id"], principal)
+        wall = self._wall(request.match_info["session_id"], principal)
         body = await request.json()
+        if wall is not None:
+            return await self._wall_control(wall, body)
+        session = self._sessions.get(request.match_info["session_id"], principal)
         action = str(body.get("action", ""))
         if action == "seek":
             self._sessions.seek(session, parse_time(str(body.get("time", "")), "time"))

@@ -79,10 +79,11 @@ class CameraRelay:
     track_known: asyncio.Event = field(default_factory=asyncio.Event)
     upstreams_opened: int = 0
 
-    def subscribe(self) -> Subscriber:
-        """A new viewer, primed with the cached GOP when it fits its queue."""
+    def subscribe(self, primed: bool = True) -> Subscriber:
+        """A new viewer, primed with the cached GOP when it fits its queue; unprimed, it
+        starts at the next keyframe (a wall tile switching streams wants a fresh one)."""
         sub = Subscriber(asyncio.Queue(self.queue_size))
-        if self.gop and len(self.gop) < self.queue_size:
+        if primed and self.gop and len(self.gop) < self.queue_size:
             for packet in self.gop:
                 sub.queue.put_nowait(packet)
         else:
@@ -134,13 +135,19 @@ class RelayHub:
     factory: Callable[[str], SourceFactory]
     relays: dict[str, tuple[CameraRelay, asyncio.Task[None]]] = field(default_factory=dict)
 
-    def subscribe(self, key: str) -> tuple[CameraRelay, Subscriber]:
+    def subscribe(self, key: str, primed: bool = True) -> tuple[CameraRelay, Subscriber]:
         entry = self.relays.get(key)
         if entry is None:
             relay = CameraRelay(self.factory(key))
             task = asyncio.create_task(relay.run(), name=f"relay:{key}")
             entry = self.relays[key] = (relay, task)
-        return entry[0], entry[0].subscribe()
+        return entry[0], entry[0].subscribe(primed)
+
+    def cached(self, key: str) -> bool:
+        """Whether the stream is being relayed now with a keyframe cached: a new viewer
+        of it gets a picture at once."""
+        entry = self.relays.get(key)
+        return entry is not None and entry[0].track is not None and bool(entry[0].gop)
 
     async def unsubscribe(self, key: str, sub: Subscriber) -> None:
         """Drop a viewer; the last viewer's departure closes the upstream."""

@@ -29,9 +29,11 @@ from rtcc.playback.sessions import SessionManager, SessionOptions
 from rtcc.playback.timeline import Timeline
 from rtcc.playback.v1 import playback_pb2, playback_pb2_grpc
 from rtcc.playback.viewers import ViewerAccess
+from rtcc.playback.wall import WallManager
 
-# Offers per second per user, and the burst allowed: a console opening a 16-tile wall
-# sends 16 offers for the main streams, then 16 for the sub streams.
+# Offers per second per user, and the burst allowed: a console opens a wall with one
+# offer, but falls back to one per tile (16 for the main streams, then 16 for the sub
+# streams) where the wall endpoint fails.
 OFFER_RATE = 5.0
 OFFER_BURST = 40
 
@@ -52,15 +54,18 @@ def _audit_writer(runtime: Runtime):  # type: ignore[no-untyped-def]
     return write
 
 
-async def _own(sessions: SessionManager, hub: RelayHub) -> None:
+async def _own(sessions: SessionManager, walls: WallManager, hub: RelayHub) -> None:
     try:
-        await sessions.recheck_loop()
+        await asyncio.gather(
+            sessions.recheck_loop(), walls.recheck_loop(sessions.options.recheck_s)
+        )
     finally:
-        await asyncio.shield(_shutdown(sessions, hub))
+        await asyncio.shield(_shutdown(sessions, walls, hub))
 
 
-async def _shutdown(sessions: SessionManager, hub: RelayHub) -> None:
+async def _shutdown(sessions: SessionManager, walls: WallManager, hub: RelayHub) -> None:
     await sessions.close_all()
+    await walls.close_all()
     await hub.close()
 
 
@@ -100,21 +105,25 @@ async def setup(runtime: Runtime, server: grpc.aio.Server) -> list[str]:
 
     search = AnalyticsSearch(clients.analytics) if served("analytics") else None
     modules = tuple(view for view, target in CONSOLE_MODULES.items() if served(target))
-    http = PlaybackHttp(
-        sessions, runtime.authority, limiter, registry, Timeline(registry, ingest),
-        search=search, console=runtime.settings.playback, modules=modules,
-    )  # fmt: skip
-    # Behind a load balancer with N replicas: calls for a session another replica owns
-    # are forwarded to it (routing.py).
+    # Behind a load balancer with N replicas: calls for a session (or wall) another
+    # replica owns are forwarded to it (routing.py).
     routing = session_routing(runtime)
     sessions.new_session_id = routing.new_session_id
+    walls = WallManager(
+        access=registry, hub=hub, verify=runtime.authority.verify,
+        new_session_id=routing.new_session_id,
+    )  # fmt: skip
+    http = PlaybackHttp(
+        sessions, runtime.authority, limiter, registry, Timeline(registry, ingest),
+        search=search, console=runtime.settings.playback, modules=modules, walls=walls,
+    )  # fmt: skip
 
     def local(session_id: str) -> bool:
-        return session_id in sessions.sessions
+        return session_id in sessions.sessions or session_id in walls.walls
 
     runtime.http_routes.extend(routing.wrap_routes(http.routes(), local))
     playback_pb2_grpc.add_PlaybackServiceServicer_to_server(
         routing.wrap_servicer(PlaybackServicer(sessions, limiter), local), server
     )
-    runtime.spawn(_own(sessions, hub), name="playback-sessions")
+    runtime.spawn(_own(sessions, walls, hub), name="playback-sessions")
     return [playback_pb2.DESCRIPTOR.services_by_name["PlaybackService"].full_name]

@@ -20,9 +20,11 @@ import pytest_asyncio
 from .demo_stack import DemoStack, chromium, running_demo, wait_until
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
+# Frames decoded per player; a wall tile's player is one section (mid) of the wall's
+# one peer connection.
 FRAMES = """async () => {
   const counts = [];
-  for (const p of window.rtcc.players) counts.push(await framesDecoded(p.pc));
+  for (const p of window.rtcc.players) counts.push(await framesDecoded(p.pc, p.mid));
   return counts;
 }"""
 
@@ -48,7 +50,8 @@ class Errors(list[str]):
 
     def _console(self, message: Any) -> None:
         if message.type == "error":
-            self.append(f"console.error: {message.text}")
+            where = (message.location or {}).get("url", "")
+            self.append(f"console.error: {message.text}" + (f" ({where})" if where else ""))
 
 
 @pytest_asyncio.fixture
@@ -111,10 +114,15 @@ async def test_wall_plays_every_tile_labelled_by_camera_name(demo: DemoStack, pa
     await page.keyboard.press("3")  # 9 tiles: the sub stream
     await page.wait_for_selector("#tiles[data-layout='9']")
     await all_tiles_decode(page, len(demo.camera_ids))
-    # Small tiles start on the main stream (connected, its GOP cached), then move to the
-    # sub stream once it shows a frame.
-    on_sub = "window.rtccWall.tiles.every((t) => t.stream === 'sub')"
-    await page.wait_for_function(on_sub, timeout=20000)
+    # Small tiles start on the main stream (connected, its GOP cached); the server moves
+    # each to the sub stream at the sub stream's next keyframe, on the same connection.
+    session_id = await page.evaluate("window.rtcc.players[0].sessionId")
+
+    async def on_sub() -> bool:
+        status, body = await demo.get(f"/api/sessions/{session_id}")
+        return status == 200 and all(t["stream"] == "sub" for t in body["tiles"])
+
+    await wait_until(on_sub, 20, every_s=0.5)
     await all_tiles_decode(page, len(demo.camera_ids))
     await page.screenshot(path=str(ARTIFACTS / "console-wall.png"))
 

@@ -1,6 +1,8 @@
 // The video wall: 1, 4, 9 or 16 tiles; camera names and status; drag a camera onto a
 // tile or tiles onto each other; a click makes a tile full screen. Small tiles (9 and
 // 16) ask for the camera's sub stream, large ones (1, 4, full screen) for the main one.
+// The whole wall is one peer connection (whepWall: one offer, one handshake, a video
+// section per tile); one WHEP session per tile is the fallback when that fails.
 "use strict";
 
 (function () {
@@ -9,9 +11,11 @@
   const w = {
     layout: [1, 4, 9, 16].includes(saved.layout) ? saved.layout : 4,
     slots: Array.isArray(saved.slots) ? saved.slots : [],
-    tiles: [], // { cameraId, element, player, stream, openedAt, firstFrameMs }
+    tiles: [], // { cameraId, element, player, stream, openedAt, firstFrameMs, wall }
     active: false,
     generation: 0,
+    transport: "wall", // "wall": one peer connection; "tiles": one WHEP session per tile
+    fallback: null, // why the last wall fell back to one session per tile
   };
   window.rtccWall = w;
 
@@ -99,13 +103,7 @@
     await player.stop().catch(() => {});
   }
 
-  // The main stream first: ingest records it, so it is connected and its last GOP is
-  // cached, and a picture comes at once. A small tile then moves to the sub stream
-  // (which ingest may have to connect first) once the sub stream shows a frame.
-  async function openTile(entry) {
-    const video = entry.element.querySelector("video");
-    entry.openedAt = performance.now();
-    entry.stream = "main";
+  function watchFirstFrame(entry, video) {
     entry.shown = new Promise((resolve) => {
       video.addEventListener("loadeddata", () => {
         entry.firstFrameMs = performance.now() - entry.openedAt;
@@ -114,14 +112,61 @@
       }, { once: true });
       setTimeout(resolve, 10000); // a tile that never plays must not hold the others back
     });
+  }
+
+  function refuse(entry, status, message) {
+    entry.element.dataset.error = String(status || "error");
+    entry.element.classList.add("failed");
+    entry.element.querySelector(".error").textContent = "Refused: " + message;
+    entry.player = null;
+  }
+
+  // The main stream first: ingest records it, so it is connected and its last GOP is
+  // cached, and a picture comes at once. A small tile then moves to the sub stream
+  // (which ingest may have to connect first) once the sub stream shows a frame.
+  async function openTile(entry) {
+    const video = entry.element.querySelector("video");
+    entry.openedAt = performance.now();
+    entry.stream = "main";
+    watchFirstFrame(entry, video);
     try {
       entry.player = await connect(entry, video, "main");
     } catch (error) {
-      entry.element.dataset.error = String(error.status || "error");
-      entry.element.classList.add("failed");
-      entry.element.querySelector(".error").textContent = "Refused: " + error.message;
-      entry.player = null;
+      refuse(entry, error.status, error.message);
     }
+  }
+
+  // Every tile on one peer connection. The server starts each tile where a picture
+  // comes at once (the sub stream if it is connected, else the main one) and moves it
+  // to the sub stream itself, at a keyframe; a refused tile says why, the others play.
+  async function openWall(entries, stream, previous) {
+    const videos = entries.map((e) => e.element.querySelector("video"));
+    entries.forEach((entry, i) => { entry.openedAt = w.openedAt; entry.stream = stream; watchFirstFrame(entry, videos[i]); });
+    let wall = null;
+    let failure = null;
+    try {
+      if (entries.length) wall = await whepWall(entries.map((e) => e.cameraId), window.rtcc.token, videos, stream);
+    } catch (error) {
+      failure = error;
+    } finally {
+      await Promise.all(previous.map((p) => p.stop().catch(() => {}))); // make before break
+    }
+    if (!entries.length) return;
+    if (!live(entries[0])) { if (wall) await wall.stop(); return; }
+    if (!wall) { // the wall endpoint failed: one WHEP session per tile
+      w.fallback = String((failure && (failure.status || failure.message)) || "error");
+      await openAll(entries, stream);
+      return;
+    }
+    w.fallback = null;
+    entries.forEach((entry, i) => {
+      const tile = wall.tiles[i];
+      entry.wall = wall;
+      if (tile.state !== "playing") { refuse(entry, tile.status, tile.error); return; }
+      entry.player = { pc: wall.pc, mid: tile.mid, cameraId: entry.cameraId, sessionId: wall.sessionId,
+        stream, stop: wall.stop, timing: wall.timing };
+      window.rtcc.players.push(entry.player);
+    });
   }
 
   // Open every tile on the main stream; once all show a picture, move small tiles to
@@ -163,7 +208,12 @@
   async function render() {
     w.generation += 1;
     const generation = w.generation;
-    await window.rtcc.stopPlayers();
+    // A new wall is opened before the old one is closed, so the cameras' relays (and
+    // their cached GOPs) stay subscribed in between; per-tile sessions close first.
+    // One tile (the single-camera link #/live/<id>) is one WHEP session either way.
+    const wall = w.transport === "wall" && w.slots.slice(0, w.layout).filter(Boolean).length > 1;
+    const previous = window.rtcc.players.splice(0);
+    if (!wall) await Promise.all(previous.map((p) => p.stop().catch(() => {})));
     const grid = $("tiles");
     grid.dataset.layout = String(w.layout);
     for (const b of document.querySelectorAll("[data-layout]")) {
@@ -181,7 +231,8 @@
     }
     grid.replaceChildren(...elements);
     w.openedAt = performance.now();
-    await openAll(w.tiles, streamFor(w.layout));
+    if (wall) await openWall(w.tiles, streamFor(w.layout), previous);
+    else await openAll(w.tiles, streamFor(w.layout));
   }
 
   function swap(a, b) {
@@ -203,6 +254,10 @@
     const entry = w.tiles.find((t) => t.element === tile);
     if (document.fullscreenElement) { await document.exitFullscreen(); return; }
     try { await tile.requestFullscreen(); } catch (e) { tile.classList.add("maximised"); }
+    if (entry && entry.wall && entry.player) { // the same section, moved to the main stream
+      if (entry.stream === "sub") { entry.stream = "main"; await entry.wall.setStream(entry.player.mid, "main"); }
+      return;
+    }
     if (entry && entry.stream === "sub") {
       if (entry.player) await drop(entry.player);
       await openTile(entry);
@@ -210,7 +265,12 @@
   }
 
   document.addEventListener("fullscreenchange", () => {
-    if (!document.fullscreenElement && w.active && w.tiles.some((t) => t.stream === "main") && streamFor(w.layout) === "sub") render();
+    if (document.fullscreenElement || !w.active || streamFor(w.layout) !== "sub") return;
+    for (const t of w.tiles.filter((t) => t.wall && t.player && t.stream === "main")) {
+      t.stream = "sub";
+      t.wall.setStream(t.player.mid, "sub");
+    }
+    if (w.tiles.some((t) => !t.wall && t.stream === "main")) render();
   });
 
   function setLayout(n) {

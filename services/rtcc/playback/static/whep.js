@@ -59,9 +59,77 @@ async function whepPlay(url, token, video, codecs) {
   return { pc, location, sessionId: response.headers.get("X-Session-Id"), stop, timing };
 }
 
-async function framesDecoded(pc) {
+// A whole video wall on one peer connection (the server's WHEP extension POST
+// /whep/wall): one recvonly video section per camera, in the cameras' order; the
+// answer says per tile whether it plays ({ mid, camera_id, state, status, error }).
+// `videos[i]` shows cameraIds[i]. `stream` "sub" asks small tiles' sub streams (the
+// server starts a tile on the main stream when the sub one is not connected yet).
+async function whepWall(cameraIds, token, videos, stream) {
+  const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+  const transceivers = cameraIds.map(() => pc.addTransceiver("video", { direction: "recvonly" }));
+  // Only what the server sends (H.264, VP8, and RTX to resend lost packets): a third of
+  // the offer's size, for sixteen sections.
+  const wanted = ["video/H264", "video/VP8", "video/rtx"];
+  const codecs = RTCRtpReceiver.getCapabilities("video").codecs.filter((c) => wanted.includes(c.mimeType));
+  for (const t of transceivers) t.setCodecPreferences(codecs);
+  pc.ontrack = (event) => {
+    const at = transceivers.indexOf(event.transceiver);
+    if (at >= 0) videos[at].srcObject = new MediaStream([event.track]);
+  };
+  const timing = { start: performance.now() };
+  await pc.setLocalDescription(await pc.createOffer());
+  await iceGathered(pc, 2000);
+  timing.gathered = performance.now() - timing.start;
+  const query = "cameras=" + cameraIds.map(encodeURIComponent).join(",") + (stream === "sub" ? "&stream=sub" : "");
+  let response;
+  try {
+    response = await fetch("/whep/wall?" + query, {
+      method: "POST",
+      headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + token },
+      body: pc.localDescription.sdp,
+    });
+  } catch (error) {
+    pc.close();
+    throw error;
+  }
+  if (response.status !== 201) {
+    pc.close();
+    let message = response.statusText;
+    try { message = (await response.json()).error; } catch (e) { /* not JSON */ }
+    throw Object.assign(new Error(message), { status: response.status });
+  }
+  timing.answered = performance.now() - timing.start;
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc.connectionState === "connected") timing.connected = performance.now() - timing.start;
+  });
+  const location = response.headers.get("Location");
+  const sessionId = response.headers.get("X-Session-Id");
+  const byMid = new Map(JSON.parse(response.headers.get("X-Wall-Tiles") || "[]").map((t) => [t.mid, t]));
+  await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+  const tiles = transceivers.map((t, i) => Object.assign({ camera_id: cameraIds[i] }, byMid.get(t.mid) || { state: "refused", error: "not answered" }, { mid: t.mid }));
+  let stopping = null;
+  const stop = () => {
+    if (!stopping) {
+      stopping = fetch(location, { method: "DELETE", headers: { Authorization: "Bearer " + token } })
+        .catch(() => {}).finally(() => pc.close());
+    }
+    return stopping;
+  };
+  // Move one tile to the main or sub stream (the server switches at a keyframe).
+  const setStream = (mid, which) => fetch("/api/sessions/" + encodeURIComponent(sessionId) + "/control", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: "Bearer " + token },
+    body: JSON.stringify({ action: "stream", mid, stream: which }),
+  });
+  return { pc, location, sessionId, tiles, stop, setStream, timing };
+}
+
+// Frames decoded by a peer connection; with `mid`, by that one video section only.
+async function framesDecoded(pc, mid) {
   const stats = await pc.getStats();
   let frames = 0;
-  stats.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") frames += s.framesDecoded || 0; });
+  stats.forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "video" && (mid === undefined || s.mid === mid)) frames += s.framesDecoded || 0;
+  });
   return frames;
 }
