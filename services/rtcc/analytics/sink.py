@@ -1,9 +1,13 @@
 """The service's event sink: snapshot to the object store, rows to the database, then
 the event on the bus (``rtcc.analytics.event``), in that order, so nothing is announced
 before it is durable. The bus message id is the event id: consumers deduplicate on it.
+A camera stopped while an event is on its way (a replica draining, a lease handed over)
+finishes that event first, so nothing is stored and left unannounced.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from rtcc.analytics import convert
 from rtcc.analytics.events import BUS_SUBJECT, DetectedEvent
@@ -12,6 +16,8 @@ from rtcc.backends.bus import EventBus
 from rtcc.backends.objectstore import ObjectStore
 
 BUCKET = "snapshots"
+# How long a cancelled publish may still take to finish storing and announcing.
+FINISH_S = 10.0
 
 
 def snapshot_key(event: DetectedEvent) -> str:
@@ -28,6 +34,19 @@ class StoringSink:
         self._bucket_ready = False
 
     async def publish(self, event: DetectedEvent) -> None:
+        task = asyncio.ensure_future(self._publish(event))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # Cancelled between storing and announcing would leave a stored event no
+            # consumer hears of: finish it (bounded), then stop.
+            if not task.done():
+                await asyncio.wait({task}, timeout=FINISH_S)
+                if not task.done():
+                    task.cancel()
+            raise
+
+    async def _publish(self, event: DetectedEvent) -> None:
         if event.snapshot_jpeg:
             if not self._bucket_ready:
                 await self._objects.ensure_bucket(BUCKET)

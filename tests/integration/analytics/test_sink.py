@@ -9,7 +9,7 @@ from datetime import timedelta
 from rtcc.analytics.analysis import CameraAnalyser, CameraSetup, DetectorSet
 from rtcc.analytics.detection import ObjectClass
 from rtcc.analytics.detectors.plates import PlateDetector
-from rtcc.analytics.events import BUS_SUBJECT
+from rtcc.analytics.events import BUS_SUBJECT, CollectingSink
 from rtcc.analytics.pipeline import CameraPipeline
 from rtcc.analytics.queries import EventQuery
 from rtcc.analytics.sink import BUCKET, StoringSink
@@ -59,5 +59,55 @@ async def test_pipeline_events_are_stored_with_snapshots_and_published(
             if event.camera_id == camera:
                 published.add(event.id)
             if published >= {e.id for e in stored}:
+                break
+    await subscription.close()
+
+
+class _GatedObjects:
+    """The real object store, with its next put held until the test opens the gate."""
+
+    def __init__(self, objects: ObjectStore) -> None:
+        self._objects = objects
+        self.entered, self.gate = asyncio.Event(), asyncio.Event()
+
+    async def ensure_bucket(self, bucket: str) -> None:
+        await self._objects.ensure_bucket(bucket)
+
+    async def put(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.entered.set()
+        await self.gate.wait()
+        return await self._objects.put(*args, **kwargs)
+
+
+async def test_an_event_on_its_way_when_the_camera_stops_is_stored_and_announced(
+    database: Database, object_store: ObjectStore, bus: EventBus
+) -> None:
+    camera = f"cam_{secrets.token_hex(6)}"
+    collected = CollectingSink()
+    analyser = CameraAnalyser(CameraSetup(camera, "org_1"), DetectorSet(objects=BlobDetector()))
+    await CameraPipeline(analyser, collected, queue_size=50).run(_frames(frames([CAR], 2.0)))
+    event = next(e for e in collected.events if e.snapshot_jpeg)
+    subscription = await bus.subscribe(BUS_SUBJECT, durable=new_id("test").replace("_", "-"))
+    store, gated = AnalyticsStore(database), _GatedObjects(object_store)
+    sink = StoringSink(store, gated, bus)  # type: ignore[arg-type]
+
+    publishing = asyncio.create_task(sink.publish(event))
+    await gated.entered.wait()
+    publishing.cancel()  # the camera stops (drain, hand-over) mid-way
+    gated.gate.set()
+    try:
+        await publishing
+        raise AssertionError("the cancellation should reach the caller once the event is done")
+    except asyncio.CancelledError:
+        pass
+
+    stored, _ = await store.search_events(
+        EventQuery(T0 - timedelta(minutes=1), T0 + timedelta(minutes=1), frozenset({camera}))
+    )
+    assert [e.id for e in stored] == [event.event.id]
+    async with asyncio.timeout(10):
+        async for message in subscription:
+            await message.ack()
+            if pb.Event.FromString(message.data).id == event.event.id:
                 break
     await subscription.close()
