@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from rtcc.analytics import event_search
 from rtcc.analytics import plates as plate_rules
 from rtcc.analytics.plates import MatchMode
 from rtcc.analytics.queries import (
@@ -136,38 +137,12 @@ class AnalyticsStore:
         if cameras is not None and not cameras:
             return [], ""
         size = page_size(query.page_size)
-        c = events.c
-        where: list[Any] = [c.event_time >= query.start, c.event_time < query.end]
-        where += _scope(c.camera_id, cameras)
-        for column, values in (
-            (c.object_class, query.classes),
-            (c.type, query.types),
-            (c.vehicle_type, query.vehicle_types),
-            (c.zone_id, query.zone_ids),
-        ):
-            if values:
-                where.append(column.in_(list(values)))
-        if query.colors:
-            colors = list(query.colors)
-            where.append(sa.or_(c.primary_color.in_(colors), c.secondary_color.in_(colors)))
-        if query.min_confidence > 0:
-            where.append(c.confidence >= query.min_confidence)
-        if query.page_token:
-            after_time, after_id = decode_keyset(query.page_token)
-            where.append(
-                sa.or_(
-                    c.event_time < after_time,
-                    sa.and_(c.event_time == after_time, c.id < after_id),
-                )
-            )
-        select = (
-            sa.select(events)
-            .where(*where)
-            .order_by(c.event_time.desc(), c.id.desc())
-            .limit(size + 1)
+        after = decode_keyset(query.page_token) if query.page_token else None
+        select, params = event_search.statement(
+            query, cameras, size, after, dialect=self._db.dialect
         )
         async with self._db.transaction(readonly=True) as conn:
-            rows = [_event(r) for r in (await conn.execute(select)).all()]
+            rows = [_event(r) for r in (await conn.execute(select, params)).all()]
         if len(rows) <= size:
             return rows, ""
         last = rows[size - 1]

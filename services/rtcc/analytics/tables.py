@@ -1,12 +1,16 @@
 """The analytics tables (SQLAlchemy Core) on the platform's shared metadata.
 
-Created by the Alembic revision ``0004_analytics``; this module must match it
+Created by the Alembic revision ``0004_analytics`` (events' search indexes by
+``0009_events_search``); this module must match them
 (``tests/integration/analytics/test_store.py`` migrates a fresh database and uses it).
 
 Search paths and the indexes that serve them:
-* events by camera and time, newest first: ``(camera_id, event_time)``; by time across
-  cameras: ``(event_time)``; attributes (colour, vehicle type, class) are filtered on
-  the rows a time range selects.
+* events by camera and time, newest first: ``(camera_id, event_time, id, ...)``, and by
+  camera, type and time: ``(camera_id, type, event_time, id, ...)`` (revision
+  ``0009_events_search``), each ending in the class, colours, vehicle type and confidence
+  so that those criteria are checked on index entries; a search merges one such range per
+  visible camera (``rtcc.analytics.event_search``). By time across all cameras:
+  ``(event_time)``. Zones are filtered on the rows a range reads.
 * plate reads: exact and prefix on ``(plate, read_time)``, fuzzy on
   ``(plate_folded, read_time)`` (see ``rtcc.analytics.plates``), and by camera and time.
   Plate columns use the C collation on PostgreSQL so that prefix ranges follow byte order.
@@ -21,6 +25,8 @@ from rtcc.backends.database import JSONType, UTCDateTime, metadata
 
 _ID = 64
 PlateText = sa.String(16).with_variant(postgresql.VARCHAR(16, collation="C"), "postgresql")
+
+_EVENT_FILTERS = ("object_class", "primary_color", "secondary_color", "vehicle_type", "confidence")
 
 events = sa.Table(
     "analytics_events",
@@ -47,7 +53,16 @@ events = sa.Table(
     sa.Column("longitude", sa.Double(), nullable=True),
     sa.Column("snapshot_key", sa.String(512), nullable=False),
     sa.Column("create_time", UTCDateTime(), nullable=False),
-    sa.Index("ix_analytics_events_camera_time", "camera_id", "event_time"),
+    # After the search order, the criteria a search filters on: checked on the index
+    # entry, so that only matching events are read (revision 0009_events_search).
+    sa.Index(
+        "ix_analytics_events_camera_time_id",
+        *("camera_id", "event_time", "id", "type", *_EVENT_FILTERS),
+    ),
+    sa.Index(
+        "ix_analytics_events_camera_type_time_id",
+        *("camera_id", "type", "event_time", "id", *_EVENT_FILTERS),
+    ),
     sa.Index("ix_analytics_events_time", "event_time"),
 )
 
