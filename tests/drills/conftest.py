@@ -55,6 +55,8 @@ class ServerProcess:
     grpc_port: int = field(default_factory=free_port)
     process: asyncio.subprocess.Process | None = None
     log_path: Path = Path()
+    # A command the server runs under (e.g. `unshare -m` with a small filesystem).
+    prefix: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> str:
@@ -75,7 +77,7 @@ class ServerProcess:
         }
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", _SERVE, "serve", f"--target={self.target}",
+                *self.prefix, sys.executable, "-c", _SERVE, "serve", f"--target={self.target}",
                 env=env, stdout=log, stderr=log,
             )  # fmt: skip
 

@@ -5,6 +5,16 @@ Objects under legal hold or WORM retention (evidence) are refused by the object 
 with FailedPrecondition, and segments overlapping an active row of ``recording_holds``
 (alerting's holds around an alert) are skipped: such a segment is kept, counted as
 held, and looked at again a day later; it is never deleted while held.
+
+A run beats while it executes: a row in the replicas table under its own id (pool
+``RUN_POOL``, no camera pool's) that lasts three beats, renewed every ``beat_s`` (3 s).
+A run left RUNNING by a process that was killed stops beating; every replica's schedule
+sweeps when it starts (so at the killed process's next start), then every beat's
+lifetime (9 s) between passes and every beat during one, marking runs without a live
+beat FAILED ("interrupted"): no run stays
+RUNNING for ever, whichever replica started it and whether or not it comes back. A run
+whose beat lapsed only because the database was away longer than that is marked FAILED
+too, and then records its real outcome when it ends.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from rtcc.backends.objectstore import ObjectStore
 from rtcc.core.errors import FailedPrecondition, NotFound, RtccError
 from rtcc.core.ids import new_id
 from rtcc.ingest import tables
+from rtcc.ingest.lease_store import LeaseStore, db_time
 from rtcc.ingest.segment import BUCKET
 from rtcc.ingest.store import SegmentIndex
 
@@ -29,6 +40,9 @@ log = structlog.get_logger("rtcc.ingest.retention")
 RUNNING, SUCCEEDED, FAILED = 1, 2, 3
 _R = tables.retention_runs
 RECHECK_HELD = dt.timedelta(days=1)
+# The "pool" under which runs beat in the replicas table (camera pools are 1 and 2).
+RUN_POOL = 90
+INTERRUPTED = "interrupted: the process running it stopped before it finished"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +62,14 @@ class RetentionRun:
 class Retention:
     """Runs retention passes (one at a time per process) and records each run."""
 
-    def __init__(self, db: Database, objects: ObjectStore) -> None:
+    def __init__(self, db: Database, objects: ObjectStore, *, beat_s: float = 3.0) -> None:
         self.db, self.objects = db, objects
         self.index = SegmentIndex(db)
         self._lock = asyncio.Lock()
+        self._beats = LeaseStore(db)
+        # A run's beat lasts three periods: a slow database does not fail a live run.
+        self.beat_s = beat_s
+        self.beat_ttl = dt.timedelta(seconds=3 * beat_s)
 
     @property
     def running(self) -> bool:
@@ -62,14 +80,49 @@ class Retention:
         if self._lock.locked():
             raise FailedPrecondition("a retention run is already in progress")
         run = RetentionRun(new_id("ret"), RUNNING, now, None, now, 0, 0, 0, "", trigger)
+        await self._beat(run.id)  # before the row: a sweep never sees it without a beat
         async with self.db.transaction() as conn:
             await conn.execute(_R.insert().values(**_values(run)))
         return run
+
+    async def _beat(self, run_id: str) -> None:
+        await self._beats.heartbeat(run_id, RUN_POOL, self.beat_ttl)
+
+    async def _beating(self, run_id: str) -> None:
+        """While a run executes: beat, and sweep (a long run does not hold up the
+        cleaning of one a killed process left)."""
+        while True:
+            await asyncio.sleep(self.beat_s)
+            try:
+                await self._beat(run_id)
+                await self.sweep()
+            except RtccError as exc:  # the database away: the run goes on; beat again
+                log.warning("retention_beat_failed", run_id=run_id, error=str(exc))
+
+    async def sweep(self) -> int:
+        """Mark FAILED every RUNNING run that no live process beats for (its process was
+        killed); returns how many."""
+        beats = tables.replicas
+        live = sa.select(beats.c.replica_id).where(
+            beats.c.pool == RUN_POOL, beats.c.expire_time > db_time(self.db.dialect)
+        )
+        now = dt.datetime.now(dt.UTC)
+        update = (
+            _R.update()
+            .where(_R.c.state == RUNNING, _R.c.id.not_in(live))
+            .values(state=FAILED, end_time=now, error=INTERRUPTED)
+        )
+        async with self.db.transaction() as conn:
+            count = int((await conn.execute(update)).rowcount or 0)
+        if count:
+            log.warning("retention_runs_interrupted", count=count)
+        return count
 
     async def execute(self, run: RetentionRun) -> RetentionRun:
         """Delete every segment expired at the run's cutoff; record the outcome."""
         deleted = freed = held = 0
         error = ""
+        beating = asyncio.create_task(self._beating(run.id), name=f"retention-beat-{run.id}")
         async with self._lock:
             try:
                 while batch := await self.index.expired(run.cutoff_time):
@@ -95,7 +148,14 @@ class Retention:
             except Exception as exc:  # e.g. OSError from a disk: the run must not stay RUNNING
                 error = f"{type(exc).__name__}: {exc}"[:500]
                 log.exception("retention_run_crashed", run_id=run.id)
-        return await self._finish(run, deleted, freed, held, error)
+            finally:
+                beating.cancel()
+        done = await self._finish(run, deleted, freed, held, error)
+        try:
+            await self._beats.leave(run.id, RUN_POOL)
+        except RtccError:
+            pass  # the beat expires by itself
+        return done
 
     async def _finish(
         self, run: RetentionRun, deleted: int, freed: int, held: int, error: str
@@ -125,15 +185,23 @@ class Retention:
 
 
 async def retention_loop(retention: Retention, stop: asyncio.Event, every_s: float) -> None:
-    """A scheduled pass every `every_s` seconds until `stop`."""
+    """A scheduled pass every `every_s` seconds until `stop`; between passes (and first,
+    at the process's start), every beat's lifetime, runs that killed processes left
+    RUNNING are marked FAILED."""
+    loop = asyncio.get_running_loop()
+    next_pass = loop.time()
     while not stop.is_set():
         try:
-            run = await retention.start("schedule", dt.datetime.now(dt.UTC))
-            await retention.execute(run)
+            await retention.sweep()
+            if loop.time() >= next_pass:
+                next_pass = loop.time() + every_s
+                run = await retention.start("schedule", dt.datetime.now(dt.UTC))
+                await retention.execute(run)
         except RtccError as exc:
             log.warning("retention_schedule_failed", error=str(exc))
+        wait = min(retention.beat_ttl.total_seconds(), max(0.0, next_pass - loop.time()))
         try:
-            await asyncio.wait_for(stop.wait(), every_s)
+            await asyncio.wait_for(stop.wait(), wait)
         except TimeoutError:
             pass
 

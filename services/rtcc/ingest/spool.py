@@ -5,15 +5,30 @@ segment's description ``<start-epoch-ms>.json``. The JSON is written last (fsync
 then renamed into place), so its presence is what marks a segment complete; a
 ``.part`` file is a segment still being written (recovery.py keeps the whole fragments
 of one left by a killed process). Blocking file I/O: call from threads.
+
+A full disk: the spool has room while it holds under ``max_bytes`` and its filesystem
+has more than ``reserve_bytes`` free (statvfs; by default a tenth of the filesystem, at
+most 64 MiB), so a camera session stops opening segments (at a keyframe, cleanly)
+before the disk is full, and the segment in progress still has room to be closed and
+described. When something else fills the disk to the last byte, a write fails with
+ENOSPC: that segment is dropped whole (it never was spooled), and nothing spooled is
+touched. Recording resumes by itself at the first keyframe after space returns, in a
+segment marked as following a gap (the hole in the index).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from rtcc.ingest.segment import ClosedSegment, epoch_ms
+
+log = structlog.get_logger("rtcc.ingest.spool")
+MAX_RESERVE_BYTES = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +43,21 @@ class SpooledSegment:
 class Spool:
     """A bounded directory of segments awaiting upload, drained oldest first per stream."""
 
-    def __init__(self, root: Path, max_bytes: int = 2 << 30) -> None:
+    def __init__(
+        self, root: Path, max_bytes: int = 2 << 30, reserve_bytes: int | None = None
+    ) -> None:
         self.root, self.max_bytes = root, max_bytes
         root.mkdir(parents=True, exist_ok=True)
+        if reserve_bytes is None:
+            fs = os.statvfs(root)
+            reserve_bytes = min(MAX_RESERVE_BYTES, fs.f_blocks * fs.f_frsize // 10)
+        self.reserve_bytes = reserve_bytes
+        # Why the spool has no room ("" while it has): logged once per change.
+        self.full_reason = ""
+        self._full_kind = ""
+        self._full_lock = threading.Lock()
+        # Parsed descriptions by path, with the (inode, mtime, size) they were read at.
+        self._described: dict[Path, tuple[tuple[int, int, int], ClosedSegment]] = {}
 
     def stream_dir(self, camera_id: str, stream: int) -> Path:
         folder = self.root / camera_id / str(stream)
@@ -44,8 +71,31 @@ class Spool:
     def used_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.root.rglob("*.mp4*") if p.is_file())
 
+    def free_bytes(self) -> int:
+        """Bytes free on the spool's filesystem for this process."""
+        fs = os.statvfs(self.root)
+        return fs.f_bavail * fs.f_frsize
+
     def has_room(self) -> bool:
-        return self.used_bytes() < self.max_bytes
+        """Room for a new segment (called by each session at each segment it opens)."""
+        kind = reason = ""
+        try:
+            free = self.free_bytes()
+        except OSError as exc:
+            kind, reason = "unreadable", f"the spool's filesystem cannot be read: {exc}"
+        else:
+            if free < self.reserve_bytes:
+                kind = "disk"
+                reason = f"the spool's disk is full ({free} bytes free, {self.reserve_bytes} kept)"
+        if not kind and self.used_bytes() >= self.max_bytes:
+            kind, reason = "limit", f"the spool holds its limit of {self.max_bytes} bytes"
+        with self._full_lock:
+            changed, self._full_kind, self.full_reason = kind != self._full_kind, kind, reason
+        if changed and kind:
+            log.error("spool_full", reason=reason, root=str(self.root))
+        elif changed:
+            log.info("spool_has_room_again", root=str(self.root))
+        return not kind
 
     def commit(self, part: Path, segment: ClosedSegment) -> SpooledSegment:
         """Turn a finished `.part` file into a complete spooled segment (durably)."""
@@ -54,12 +104,20 @@ class Spool:
         media, description = folder / f"{stem}.mp4", folder / f"{stem}.json"
         os.replace(part, media)
         tmp = folder / f"{stem}.json.tmp"
-        with tmp.open("w") as handle:
-            handle.write(segment.to_json())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, description)
-        _fsync_dir(folder)
+        try:
+            with tmp.open("w") as handle:
+                handle.write(segment.to_json())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, description)
+            _fsync_dir(folder)
+        except OSError:
+            # No room for its description (ENOSPC): the segment was never spooled;
+            # drop it whole rather than leave media no drain would ever see.
+            tmp.unlink(missing_ok=True)
+            if not description.exists():
+                media.unlink(missing_ok=True)
+            raise
         return SpooledSegment(segment, media, description)
 
     def pending(self) -> list[SpooledSegment]:
@@ -71,14 +129,27 @@ class Spool:
                 description.unlink(missing_ok=True)  # media already removed: finish cleanup
                 continue
             try:
-                segment = ClosedSegment.from_json(description.read_text())
+                segment = self._describe(description)
             except (ValueError, TypeError, KeyError):
                 # A description no process can read (torn by a disk fault) would stop
                 # the drain on every pass: set it aside, next to its media, for a person.
                 os.replace(description, description.with_suffix(".json.bad"))
                 continue
             found.append(SpooledSegment(segment, media, description))
+        seen = {item.description for item in found}
+        self._described = {k: v for k, v in self._described.items() if k in seen}
         return found
+
+    def _describe(self, description: Path) -> ClosedSegment:
+        """The segment a description holds; read again only when the file changed."""
+        st = description.stat()
+        mark = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._described.get(description)
+        if cached is not None and cached[0] == mark:
+            return cached[1]
+        segment = ClosedSegment.from_json(description.read_text())
+        self._described[description] = (mark, segment)
+        return segment
 
     def remove(self, item: SpooledSegment) -> None:
         """Forget a segment once stored and indexed: media first, description last."""

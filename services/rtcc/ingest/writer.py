@@ -102,6 +102,8 @@ class SegmentWriter:
     def abort(self) -> None:
         try:
             self._output.close()
+        except (OSError, av.FFmpegError):
+            pass  # e.g. ENOSPC writing the last fragment: the file goes anyway
         finally:
             self.path.unlink(missing_ok=True)
             meta_path(self.path).unlink(missing_ok=True)
