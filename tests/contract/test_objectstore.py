@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import tempfile
 import urllib.error
 import urllib.request
 import uuid
@@ -330,3 +331,51 @@ async def test_file_store_state_survives_reopening(tmp_path: Path) -> None:
         await second.delete("media", "k")
     leftovers = await asyncio.to_thread(lambda: list(tmp_path.rglob("*.tmp")))
     assert leftovers == []
+
+
+async def test_file_store_takes_a_read_only_file_by_hard_link(tmp_path: Path) -> None:
+    store = FileObjectStore(tmp_path / "store")
+    await store.ensure_bucket("media", object_lock=True)
+    source = tmp_path / "spool.mp4"
+    data = b"\x00\x01segment" * 200_000
+    source.write_bytes(data)
+    source.chmod(0o444)
+    info = await store.put_file("media", "cam/seg.mp4", source, metadata={"sha256": "s"})
+    stored = tmp_path / "store" / "media" / "cam" / "seg.mp4"
+    assert stored.stat().st_ino == source.stat().st_ino
+    assert info.etag == hashlib.md5(data).hexdigest() and info.size == len(data)
+    # A retried put of the same file (a crash before the spool forgot it) is harmless.
+    again = await store.put_file("media", "cam/seg.mp4", source, metadata={"sha256": "s"})
+    assert again.etag == info.etag
+    source.unlink()
+    assert await store.get("media", "cam/seg.mp4") == data
+    assert (await store.stat("media", "cam/seg.mp4")).metadata == {"sha256": "s"}
+    await store.set_legal_hold("media", "cam/seg.mp4", True)
+    with pytest.raises(FailedPrecondition):
+        await store.put("media", "cam/seg.mp4", b"other")
+    with pytest.raises(FailedPrecondition):
+        await store.delete("media", "cam/seg.mp4")
+    leftovers = await asyncio.to_thread(lambda: list((tmp_path / "store").rglob("*.tmp")))
+    assert leftovers == []
+
+
+async def test_file_store_copies_a_writable_file_or_one_on_another_filesystem(
+    tmp_path: Path,
+) -> None:
+    store = FileObjectStore(tmp_path / "store")
+    await store.ensure_bucket("media")
+    writable = tmp_path / "draft.mp4"
+    writable.write_bytes(b"first")
+    await store.put_file("media", "draft.mp4", writable)
+    writable.write_bytes(b"changed later")
+    assert await store.get("media", "draft.mp4") == b"first"
+    # /dev/shm is a tmpfs: another filesystem than tmp_path's, so no link is possible.
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as other:
+        elsewhere = Path(other) / "seg.mp4"
+        elsewhere.write_bytes(b"from another filesystem")
+        elsewhere.chmod(0o444)
+        info = await store.put_file("media", "seg.mp4", elsewhere)
+        stored = tmp_path / "store" / "media" / "seg.mp4"
+        assert stored.stat().st_dev != elsewhere.stat().st_dev
+        assert info.etag == hashlib.md5(b"from another filesystem").hexdigest()
+    assert await store.get("media", "seg.mp4") == b"from another filesystem"

@@ -7,7 +7,10 @@ Layout under the root directory:
     .rtcc/meta/<bucket>/<key>.json     etag, content type, metadata, retention, legal hold
     .rtcc/tmp/                         writes in progress (same filesystem, renamed into place)
 
-Writes are atomic (temp file, fsync, rename, fsync of the directory). Retention and
+Writes are atomic (temp file, fsync, rename, fsync of the directory). `put_file` takes a
+read-only source on the store's filesystem by hard link instead of copying it (the
+caller has marked it immutable by clearing its write bits); any other source is copied.
+Retention and
 legal hold are enforced like S3 object lock: a locked object can be neither deleted nor
 overwritten, and a retention can only be extended.
 """
@@ -18,22 +21,28 @@ import asyncio
 import builtins
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
+import mmap
 import os
 import secrets
+import stat as statmode
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
 from rtcc.backends import objectstore as rules
-from rtcc.backends.atomicfile import md5_of, write_atomically
+from rtcc.backends.atomicfile import fsync_dir, md5_of, write_atomically
 from rtcc.backends.objectstore import ObjectInfo, Retention, RetentionMode
 from rtcc.core.errors import FailedPrecondition, InvalidArgument, NotFound
 
 _LIST_BATCH = 1000
+# A hard link cannot be made here: copy instead (other filesystem, no links, too many).
+_NO_LINK = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 
 def _now() -> dt.datetime:
@@ -89,11 +98,43 @@ class FileObjectStore:
         try:
             write_atomically(self._tmp, target, fill)
         except (NotADirectoryError, FileExistsError, IsADirectoryError):
-            raise InvalidArgument(
-                f"key {target.name!r} conflicts with another object: in the file store a "
-                "key cannot be both an object and a prefix of other objects",
-                field="key",
-            ) from None
+            raise _key_conflict(target) from None
+
+    def _link_into(self, source: Path, target: Path) -> str | None:
+        """Put read-only `source` at `target` by hard link; its MD5, or None to copy instead.
+
+        Atomic like a write: the link is made in the temp directory, the data fsync'ed,
+        renamed over `target`, and `target`'s directory fsync'ed.
+        """
+        tmp = self._tmp / f"{uuid.uuid4().hex}.tmp"
+        try:
+            os.link(source, tmp)
+        except OSError as exc:
+            if exc.errno in _NO_LINK:
+                return None
+            raise
+        try:
+            with tmp.open("rb") as linked:
+                info = os.fstat(linked.fileno())
+                if not statmode.S_ISREG(info.st_mode) or info.st_mode & 0o222:
+                    return None  # still writable: the stored object must not change later
+                digest = hashlib.md5(usedforsecurity=False)
+                size = info.st_size
+                if size:  # hashed from the page cache, without copying it out
+                    with mmap.mmap(linked.fileno(), size, access=mmap.ACCESS_READ) as view:
+                        digest.update(view)
+                os.fsync(linked.fileno())
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.is_dir():
+                    raise IsADirectoryError(target)
+                os.replace(tmp, target)  # no-op when target already is this file
+            except (NotADirectoryError, FileExistsError, IsADirectoryError):
+                raise _key_conflict(target) from None
+            fsync_dir(target.parent)
+            return digest.hexdigest()
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _write_json(self, target: Path, value: Mapping[str, Any]) -> None:
         body = json.dumps(value, sort_keys=True).encode()
@@ -184,6 +225,8 @@ class FileObjectStore:
         content_type: str = "application/octet-stream",
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
+        """A read-only source on this filesystem is taken by hard link, others are copied."""
+
         def fill(out: IO[bytes]) -> str:
             digest = hashlib.md5(usedforsecurity=False)
             with open(path, "rb") as source:
@@ -192,7 +235,9 @@ class FileObjectStore:
                     out.write(chunk)
             return digest.hexdigest()
 
-        return await asyncio.to_thread(self._put, bucket, key, fill, content_type, metadata)
+        return await asyncio.to_thread(
+            self._put, bucket, key, fill, content_type, metadata, Path(path)
+        )
 
     def _put(
         self,
@@ -201,6 +246,7 @@ class FileObjectStore:
         fill: Callable[[IO[bytes]], str],
         content_type: str,
         metadata: Mapping[str, str] | None,
+        source: Path | None = None,
     ) -> ObjectInfo:
         rules.check_key(key)
         clean = rules.check_metadata(metadata)
@@ -214,7 +260,11 @@ class FileObjectStore:
         with self._lock:
             self._refuse_if_locked(bucket, key)
             now = _now()
-            self._atomic_write(self._data(bucket, key), write)
+            linked = self._link_into(source, self._data(bucket, key)) if source else None
+            if linked is not None:
+                etag = linked
+            else:
+                self._atomic_write(self._data(bucket, key), write)
             self._write_json(
                 self._meta(bucket, key),
                 {
@@ -412,3 +462,11 @@ class FileObjectStore:
         # S3 orders keys by their UTF-8 bytes.
         keys.sort(key=lambda k: k.encode())
         return keys
+
+
+def _key_conflict(target: Path) -> InvalidArgument:
+    return InvalidArgument(
+        f"key {target.name!r} conflicts with another object: in the file store a "
+        "key cannot be both an object and a prefix of other objects",
+        field="key",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,26 @@ class SegmentIndex:
         self, seg: ClosedSegment, *, now: dt.datetime, expire_time: dt.datetime | None
     ) -> bool:
         """Index a stored segment; False when it was already indexed (a retried upload)."""
+        return (await self.add_many([(seg, expire_time)], now=now))[0]
+
+    async def add_many(
+        self,
+        segments: Sequence[tuple[ClosedSegment, dt.datetime | None]],
+        *,
+        now: dt.datetime,
+    ) -> list[bool]:
+        """Index stored segments (with their expiry) in one transaction, in order.
+
+        All or nothing; per segment, False when it was already indexed.
+        """
+        statements = [self._insert(seg, now, expire) for seg, expire in segments]
+        added: list[bool] = []
+        async with self.db.transaction() as conn:
+            for statement in statements:
+                added.append(bool((await conn.execute(statement)).rowcount))
+        return added
+
+    def _insert(self, seg: ClosedSegment, now: dt.datetime, expire_time: dt.datetime | None) -> Any:
         values = {
             "id": seg.id,
             "camera_id": seg.camera_id,
@@ -69,14 +90,11 @@ class SegmentIndex:
             "expire_time": expire_time,
         }
         insert: Any = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
-        statement = (
+        return (
             insert(tables.segments)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["camera_id", "stream", "start_time"])
         )
-        async with self.db.transaction() as conn:
-            result = await conn.execute(statement)
-        return bool(result.rowcount)
 
     async def get(self, segment_id: str) -> StoredSegment | None:
         query = sa.select(tables.segments).where(tables.segments.c.id == segment_id)

@@ -5,6 +5,10 @@ start), the segment id as the bus message id), so a segment that failed half-way
 whose process was killed, is simply done again from the start. A segment leaves the
 spool only after all three succeeded. Per camera stream, segments go in order; a
 camera whose segment keeps failing does not hold up the others.
+
+A drain pass stores its segments' objects first, then writes all their index rows in
+one transaction, then announces and forgets them one by one. The spooled media is made
+read-only before it is stored, which lets the file object store take it by hard link.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import Callable
 
@@ -28,6 +33,8 @@ from rtcc.ingest.store import SegmentIndex
 log = structlog.get_logger("rtcc.ingest.uploader")
 
 SUBJECT = "rtcc.segment.created"
+# Index rows written per transaction at most (a long backlog is indexed as it goes).
+_BATCH = 64
 
 
 def event_payload(seg: ClosedSegment) -> bytes:
@@ -108,6 +115,7 @@ class Uploader:
         stuck: set[tuple[str, int]] = set()
         waiting: set[tuple[str, int]] = set()
         now = dt.datetime.now(dt.UTC)
+        stored: list[SpooledSegment] = []  # objects stored this pass, still to index
         for item in pending:
             key = (item.segment.camera_id, item.segment.stream)
             if key in stuck or key in waiting:
@@ -123,23 +131,57 @@ class Uploader:
                     self.dropped += 1
                     continue
             try:
-                await self.store(item)
+                await self._put_object(item)
             except (RtccError, OSError) as exc:
-                stuck.add(key)
-                if str(exc) != self.last_error:
-                    log.warning("segment_upload_failed", camera_id=key[0], error=str(exc))
-                self.last_error = str(exc)
+                self._failed(key, exc, stuck)
+                continue
+            stored.append(item)
+            if len(stored) >= _BATCH:
+                await self._finish(stored, stuck)
+                stored = []
+        if stored:
+            await self._finish(stored, stuck)
         # A window is needed while a segment it may claim is still in the spool.
         oldest = min((i.segment.start_time for i in pending if i.segment.event_only), default=now)
         self.windows.prune(min(oldest, now) - dt.timedelta(minutes=5))
         return len(stuck)
 
+    def _failed(self, key: tuple[str, int], exc: Exception, stuck: set[tuple[str, int]]) -> None:
+        stuck.add(key)
+        if str(exc) != self.last_error:
+            log.warning("segment_upload_failed", camera_id=key[0], error=str(exc))
+        self.last_error = str(exc)
+
     async def store(self, item: SpooledSegment) -> None:
+        """Store, index and announce one segment; raises when a step fails."""
+        await self._put_object(item)
+        await self._index([item])
+        await self._announce(item)
+
+    async def _finish(self, items: list[SpooledSegment], stuck: set[tuple[str, int]]) -> None:
+        """Index a pass's stored segments in one transaction, then announce them in order."""
+        try:
+            await self._index(items)
+        except (RtccError, OSError) as exc:
+            for item in items:
+                self._failed((item.segment.camera_id, item.segment.stream), exc, stuck)
+            return
+        for item in items:
+            key = (item.segment.camera_id, item.segment.stream)
+            if key in stuck:
+                continue  # an earlier segment of this stream is not announced yet
+            try:
+                await self._announce(item)
+            except (RtccError, OSError) as exc:
+                self._failed(key, exc, stuck)
+
+    async def _put_object(self, item: SpooledSegment) -> None:
         seg = item.segment
         if not self._bucket_ready:
             # Object lock: evidence puts legal holds on recorded segments.
             await self.objects.ensure_bucket(BUCKET, object_lock=True)
             self._bucket_ready = True
+        await asyncio.to_thread(_seal, item.media)
         await self.objects.put_file(
             BUCKET,
             seg.object_key,
@@ -147,13 +189,28 @@ class Uploader:
             content_type=CONTENT_TYPE,
             metadata={"sha256": seg.sha256, "camera-id": seg.camera_id, "segment-id": seg.id},
         )
+
+    async def _index(self, items: list[SpooledSegment]) -> None:
         now = dt.datetime.now(dt.UTC)
-        days = self.retention_days(seg.camera_id)
-        expire = seg.start_time + dt.timedelta(days=days) if days > 0 else None
-        await self.index.add(seg, now=now, expire_time=expire)
+        rows = []
+        for item in items:
+            seg = item.segment
+            days = self.retention_days(seg.camera_id)
+            rows.append((seg, seg.start_time + dt.timedelta(days=days) if days > 0 else None))
+        await self.index.add_many(rows, now=now)
+
+    async def _announce(self, item: SpooledSegment) -> None:
+        seg = item.segment
         await self.bus.publish(SUBJECT, event_payload(seg), msg_id=seg.id)
         await asyncio.to_thread(self.spool.remove, item)
         self.stored += 1
         self.latencies.append(time.time() - seg.end_time.timestamp())
         del self.latencies[:-10000]
         self.last_error = ""
+
+
+def _seal(media: os.PathLike[str]) -> None:
+    """Clear the write bits: the segment is final, and the store may then link it."""
+    mode = os.stat(media).st_mode
+    if mode & 0o222:
+        os.chmod(media, mode & ~0o222)

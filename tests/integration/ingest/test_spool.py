@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import uuid
 from pathlib import Path
@@ -14,10 +15,11 @@ from rtcc.backends.bus import open_bus
 from rtcc.backends.database import open_database
 from rtcc.backends.objectstore import open_object_store
 from rtcc.ingest.recorder import Recorder
-from rtcc.ingest.segment import BUCKET, MAIN
+from rtcc.ingest.segment import BUCKET, MAIN, ClosedSegment, epoch_ms
 from rtcc.ingest.session import CameraSource, SessionSettings
 from rtcc.ingest.spool import Spool
 from rtcc.ingest.store import SegmentIndex
+from rtcc.ingest.uploader import Uploader
 
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FAR = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
@@ -119,3 +121,47 @@ async def test_restarted_recorder_drains_the_spool_without_loss_or_duplication(
     await objects.close()
     await db.close()
     await bus.close()
+
+
+async def test_a_drain_pass_indexes_its_segments_once_and_links_them_into_the_file_store(
+    tmp_path: Path,
+) -> None:
+    db, objects, bus = await _backends(tmp_path, f"file://{tmp_path / 'objects'}")
+    spool, index = Spool(tmp_path / "spool"), SegmentIndex(db)
+    segments = []
+    for n in range(4):
+        start = EPOCH + dt.timedelta(seconds=4 * n)
+        seg = ClosedSegment(
+            id=f"seg_{uuid.uuid4().hex}",
+            camera_id=f"cam_{n % 2}",
+            stream=MAIN,
+            start_time=start,
+            end_time=start + dt.timedelta(seconds=4),
+            size_bytes=9,
+            sha256=hashlib.sha256(f"segment {n}".encode()).hexdigest(),
+            video_codec="h264",
+            width=1280,
+            height=720,
+            frame_rate=15.0,
+            frames=60,
+            discontinuity=False,
+        )
+        part = spool.part_path(seg.camera_id, MAIN, epoch_ms(start))
+        part.write_bytes(f"segment {n}".encode())
+        spool.commit(part, seg)
+        segments.append(seg)
+    # A crash after the first segment was indexed, before it left the spool.
+    assert await index.add(segments[0], now=EPOCH, expire_time=None)
+    uploader = Uploader(spool, objects, index, bus)
+    assert await uploader.drain() == 0
+    assert not spool.pending() and uploader.stored == 4
+    for n, seg in enumerate(segments):
+        assert [s.id for s in await index.overlapping(seg.camera_id, MAIN, EPOCH, FAR)] == [
+            s.id for s in segments if s.camera_id == seg.camera_id
+        ]
+        assert await objects.get(BUCKET, seg.object_key) == f"segment {n}".encode()
+        stored = tmp_path / "objects" / BUCKET / seg.object_key
+        assert stored.stat().st_nlink == 1 and not stored.stat().st_mode & 0o222
+    assert await index.add_many([(s, None) for s in segments], now=EPOCH) == [False] * 4
+    await bus.close()
+    await db.close()
