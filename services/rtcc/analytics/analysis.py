@@ -14,9 +14,15 @@ import cv2
 
 from rtcc.analytics import appearance
 from rtcc.analytics.attributes import describe
-from rtcc.analytics.detection import Detection, Detector, Frame, ObjectClass, valid_frame
+from rtcc.analytics.detection import (
+    Detection,
+    Detector,
+    Frame,
+    ObjectClass,
+    RegionReader,
+    valid_frame,
+)
 from rtcc.analytics.detectors.motion import MotionDetector
-from rtcc.analytics.detectors.plates import PlateDetector
 from rtcc.analytics.events import DetectedEvent
 from rtcc.analytics.gating import DetectionGate
 from rtcc.analytics.geometry import Polygon
@@ -55,7 +61,7 @@ class DetectorSet:
 
     motion: MotionDetector | None = None
     objects: Detector | None = None
-    plates: PlateDetector | None = None
+    plates: RegionReader | None = None
     faces: Detector | None = None
     # Region detection and activity-driven rate (rtcc.analytics.gating); None: every
     # admitted frame whole, as before.

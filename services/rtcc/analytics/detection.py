@@ -8,6 +8,7 @@ between (tracker, rules, colour) works in one coordinate system.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -78,6 +79,12 @@ class Detector(Protocol):
     def status(self) -> DetectorHealth: ...
 
     def detect(self, frame: Frame) -> list[Detection]: ...
+
+
+class RegionReader(Detector, Protocol):
+    """A detector that can also look only inside given boxes (plates in vehicle boxes)."""
+
+    def detect_in(self, frame: Frame, regions: Sequence[Box]) -> list[Detection]: ...
 
 
 def box_area(box: Box) -> float:

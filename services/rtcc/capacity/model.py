@@ -34,10 +34,15 @@ RECORD_MIB_PER_STREAM = 5.2
 # not per byte. So a stream costs RECORD_CORES_PER_STREAM plus this per extra Mbit/s.
 RECORD_CORES_PER_MBIT = 0.002
 # "City scale": the analytics processes' CPU over the frames they processed (motion,
-# YOLOv3-tiny, tracking, events, frames from ingest), and their RSS above the process
-# base per analysed camera (each camera's pipeline holds its own detectors).
+# YOLOv3-tiny, tracking, events, frames from ingest). Memory: the models are the
+# process's, shared by its cameras (analytics.model_instances sets of them, 2 by
+# default: YOLOv3-tiny 416 + its 128 px tile net + the plate OCR measured 432 MiB a
+# set), plus each analysed camera's own state (motion model, tracker, frame queue:
+# assumed 20 MiB). Before sharing, each camera held its own set (441 MiB a camera).
 ANALYTICS_CORE_S_PER_FRAME = 0.091  # 10-camera runs: 75 and 91 ms (the dearer)
-ANALYTICS_MIB_PER_CAMERA = 450.0  # 100-camera run: 441 MiB over 10 cameras, rounded up
+ANALYTICS_MODEL_SET_MIB = 432.0
+ANALYTICS_MODEL_INSTANCES = 2
+ANALYTICS_MIB_PER_CAMERA = 20.0
 # "Figures": YOLOv3-tiny 416x416 at 9.9 frames/s a core; the MOG2 motion gate at 482.
 # The plan takes the dearer of this and the city's per-frame figure.
 DETECT_FPS_PER_CORE = 9.9
@@ -190,7 +195,13 @@ def plan(demand: Demand) -> Plan:
     per_frame = analytics_core_s_per_frame()
     analytics_cores = analysed * demand.analytics_fps * per_frame
     analytics = (
-        _target("analytics", analytics_cores, analysed * ANALYTICS_MIB_PER_CAMERA, demand)
+        _target(
+            "analytics",
+            analytics_cores,
+            analysed * ANALYTICS_MIB_PER_CAMERA,
+            demand,
+            replica_mib=ANALYTICS_MODEL_INSTANCES * ANALYTICS_MODEL_SET_MIB,
+        )
         if analysed
         else TargetPlan("analytics", 0, 0.0, 0.0, 0.0, 0.0)
     )
@@ -222,12 +233,19 @@ def plan(demand: Demand) -> Plan:
 
 
 def _target(
-    name: str, work: float, camera_mib: float, demand: Demand, *, replica_cores: float = 0.0
+    name: str,
+    work: float,
+    camera_mib: float,
+    demand: Demand,
+    *,
+    replica_cores: float = 0.0,
+    replica_mib: float = 0.0,
 ) -> TargetPlan:
-    """`work` cores spread over replicas that each also spend `replica_cores`."""
+    """`work` cores spread over replicas that each also spend `replica_cores` and hold
+    `replica_mib` above the process base."""
     replicas = _replicas(work, demand.cores_per_pod, replica_cores=replica_cores)
     cores = work + replicas * replica_cores
-    memory_mib = replicas * PROCESS_BASE_MIB + camera_mib
+    memory_mib = replicas * (PROCESS_BASE_MIB + replica_mib) + camera_mib
     pod_cores = min(demand.cores_per_pod, max(0.25, cores / replicas / TARGET_UTILISATION))
     return TargetPlan(
         name=name,

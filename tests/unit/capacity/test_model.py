@@ -59,7 +59,10 @@ def test_memory_counts_process_bases_and_each_camera() -> None:
     ingest, analytics = result.target("ingest"), result.target("analytics")
     expected = ingest.replicas * model.PROCESS_BASE_MIB + 1000 * model.RECORD_MIB_PER_STREAM
     assert ingest.memory_gib == pytest.approx(expected / 1024)
-    expected = analytics.replicas * model.PROCESS_BASE_MIB + 200 * model.ANALYTICS_MIB_PER_CAMERA
+    per_replica = model.PROCESS_BASE_MIB + (
+        model.ANALYTICS_MODEL_INSTANCES * model.ANALYTICS_MODEL_SET_MIB
+    )
+    expected = analytics.replicas * per_replica + 200 * model.ANALYTICS_MIB_PER_CAMERA
     assert analytics.memory_gib == pytest.approx(expected / 1024)
 
 

@@ -1,7 +1,13 @@
-"""Build a camera's detectors from its configuration; each camera gets its own instances
-(motion keeps per-camera state; nets are not shared across worker threads)."""
+"""Build a camera's detectors from its configuration. Motion (per-camera background
+state) and the gate are the camera's own; the models are the process's, shared by all
+its cameras through a pool (detectors/shared.py: an instance per concurrent call, at
+most ``analytics.model_instances``), so memory grows with cores, not with cameras."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -12,11 +18,24 @@ from rtcc.analytics.detectors.faces import FaceDetector
 from rtcc.analytics.detectors.motion import MotionDetector
 from rtcc.analytics.detectors.objects import YoloTinyDetector
 from rtcc.analytics.detectors.plates import PlateDetector
+from rtcc.analytics.detectors.shared import SharedDetector
 from rtcc.analytics.gating import DetectionGate
 from rtcc.analytics.v1 import analytics_pb2 as pb
 from rtcc.core.config import AnalyticsSettings
 
 log = structlog.get_logger("rtcc.analytics.detectors")
+
+_shared: dict[tuple[Any, ...], SharedDetector] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(key: tuple[Any, ...], build: Callable[[], Any], size: int) -> SharedDetector:
+    """The process's pool for `key` (the model and how it was built), made once."""
+    with _shared_lock:
+        pool = _shared.get(key)
+        if pool is None:
+            pool = _shared[key] = SharedDetector(build, size)
+        return pool
 
 
 def build_detectors(
@@ -29,22 +48,28 @@ def build_detectors(
     if place.reason:
         log.warning("analytics_accelerator_fallback", reason=place.reason)
     wanted = set(config.detectors) or {pb.DETECTOR_TYPE_OBJECT}
+    n = settings.model_instances
     detectors = DetectorSet(motion=MotionDetector())
     tiles: list[Detector] = []
     if wanted & {pb.DETECTOR_TYPE_OBJECT, pb.DETECTOR_TYPE_LICENSE_PLATE}:
         # plates are read inside vehicle boxes
         backend, target = place.dnn_backend, place.dnn_target
-        detectors.objects = YoloTinyDetector(
-            input_size=settings.input_size, backend=backend, target=target
-        )
-        if settings.region_detection:
-            tiles.append(
-                YoloTinyDetector(input_size=settings.tile_input, backend=backend, target=target)
+
+        def yolo(size: int) -> SharedDetector:
+            return shared(
+                ("yolo", size, backend, target),
+                lambda: YoloTinyDetector(input_size=size, backend=backend, target=target),
+                n,
             )
+
+        detectors.objects = yolo(settings.input_size)
+        if settings.region_detection:
+            tiles.append(yolo(settings.tile_input))
     if pb.DETECTOR_TYPE_LICENSE_PLATE in wanted:
-        detectors.plates = PlateDetector(use_cuda=place.onnx_cuda)
+        cuda = place.onnx_cuda
+        detectors.plates = shared(("plates", cuda), lambda: PlateDetector(use_cuda=cuda), n)
     if pb.DETECTOR_TYPE_FACE in wanted:
-        detectors.faces = FaceDetector()
+        detectors.faces = shared(("faces",), FaceDetector, n)
         tiles.append(detectors.faces)
     detectors.gate = DetectionGate(settings, tiles)
     return detectors
