@@ -138,9 +138,21 @@ async def test_a_full_spool_disk_loses_nothing_spooled_and_recovers_by_itself(
             )
 
         await wait_for(reported, within_s=30, what="both cameras report the full spool")
-        # The fault itself (not a synchronisation): full over two segment lengths, so
-        # every camera sheds several segments' openings while it lasts.
-        await asyncio.sleep(max(0.0, FULL_S - (dt.datetime.now(dt.UTC) - full_at).total_seconds()))
+        # Full while every camera goes on streaming for two segment lengths (it sheds
+        # several segments' openings meanwhile): packets reported past that point.
+        shed_until = full_at + dt.timedelta(seconds=FULL_S)
+
+        async def streamed_while_full() -> bool:
+            rows = await statuses()
+            return len(rows) == len(ids) and all(
+                r.last_packet_time is not None and r.last_packet_time >= shed_until
+                for r in rows.values()
+            )
+
+        await wait_for(
+            streamed_while_full, within_s=FULL_S + 30,
+            what="both cameras streaming two segment lengths into the full spool",
+        )  # fmt: skip
         assert await server.serving(), "ingest stays SERVING with its spool full"
         assert await reported(), "still reported while full"
         ballast.unlink()

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from fractions import Fraction
 
 import pytest
+from tests.waiting import wait_for
 
 from rtcc.playback.packets import EncodedPacket, SourceEvents, TrackInfo
 from rtcc.playback.relay import RelayHub
@@ -115,8 +116,8 @@ async def test_a_tile_stays_on_the_main_stream_when_no_sub_stream_comes() -> Non
     hub.relays["cam_a/0"][0].publish(packet(2))
     assert (await feed.next()).data == bytes([2])  # type: ignore[union-attr]
     assert feed.wanted == MAIN and feed.switches == 0
-    await asyncio.sleep(0)  # the dropped subscription leaves its relay in the background
-    assert "cam_a/2" not in hub.relays
+    # the dropped subscription leaves its relay in the background
+    await wait_for(lambda: "cam_a/2" not in hub.relays, within_s=2, what="the sub relay gone")
     await feed.close()
     await hub.close()
 
@@ -140,8 +141,14 @@ async def test_a_closed_tile_ends_its_track() -> None:
     hub = RelayHub(lambda key: lambda: Idle())
     primed_relay(hub, "cam_a/0", [])
     feed = tile(hub, MAIN, Clock())
-    waiting = asyncio.ensure_future(feed.next())
-    await asyncio.sleep(0)
+    started = asyncio.Event()
+
+    async def next_packet() -> object:
+        started.set()
+        return await feed.next()
+
+    waiting = asyncio.ensure_future(next_packet())
+    await started.wait()  # the track is waiting for a packet when the tile closes
     await feed.close()
     assert await asyncio.wait_for(waiting, 2) is None
     await hub.close()
