@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import structlog
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -216,22 +216,10 @@ class SessionManager:
         return pc, pc.localDescription.sdp
 
     def _watch_connection(self, session: PlaybackSession) -> None:
-        @session.pc.on("connectionstatechange")
-        async def _changed() -> None:
-            state = session.pc.connectionState
-            if state == "connected" and session.state == "connecting":
-                session.state = "playing"
-            elif state in ("failed", "closed") and session.state != "closed":
-                await self.close(session.id, "connection_failed")
+        watch_connection(session, self.close)
 
     def get(self, session_id: str, principal: Principal) -> PlaybackSession:
-        """A session of this caller; others' sessions are NOT_FOUND. A session belongs to
-        (organisation, subject): same-named users of two organisations are two people."""
-        session = self.sessions.get(session_id)
-        owner = (session.principal.org_id, session.principal.subject) if session else None
-        if session is None or owner != (principal.org_id, principal.subject):
-            raise NotFound(f"no session {session_id}")
-        return session
+        return owned(self.sessions.get(session_id), session_id, principal)
 
     def _recorded(self, session: PlaybackSession) -> RecordedFeed:
         if session.feed is None:
@@ -303,3 +291,35 @@ class SessionManager:
                 await self.recheck_once()
             except Exception:
                 log.exception("session_recheck_failed")
+
+
+class _Connected(Protocol):
+    id: str
+    state: Any  # each kind of session has its own Literal of states
+    principal: Principal
+    pc: RTCPeerConnection
+
+
+_S = TypeVar("_S", bound=_Connected)
+
+
+def watch_connection(session: _Connected, close: Callable[[str, str], Awaitable[None]]) -> None:
+    """A session (one camera or a wall) plays once connected; a failed or closed
+    connection ends it."""
+
+    @session.pc.on("connectionstatechange")
+    async def _changed() -> None:
+        state = session.pc.connectionState
+        if state == "connected" and session.state == "connecting":
+            session.state = "playing"
+        elif state in ("failed", "closed") and session.state != "closed":
+            await close(session.id, "connection_failed")
+
+
+def owned(session: _S | None, session_id: str, principal: Principal) -> _S:
+    """A session of this caller; others' sessions are NOT_FOUND. A session belongs to
+    (organisation, subject): same-named users of two organisations are two people."""
+    owner = (session.principal.org_id, session.principal.subject) if session else None
+    if session is None or owner != (principal.org_id, principal.subject):
+        raise NotFound(f"no session {session_id}")
+    return session

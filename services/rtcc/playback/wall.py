@@ -39,6 +39,7 @@ from rtcc.playback.sdp import (
     wall_delivery,
     wall_family,
 )
+from rtcc.playback.sessions import owned, watch_connection
 from rtcc.playback.tracks import PassthroughTrack, TranscodeTrack
 from rtcc.playback.viewers import AccessChecker, Polygon
 from rtcc.playback.wallfeed import MAIN, SUB, CatchUpPacer, SendBudget, TileFeed
@@ -224,21 +225,11 @@ class WallManager:
         return pc, pc.localDescription.sdp
 
     def _watch_connection(self, wall: WallSession) -> None:
-        @wall.pc.on("connectionstatechange")
-        async def _changed() -> None:
-            state = wall.pc.connectionState
-            if state == "connected" and wall.state == "connecting":
-                wall.state = "playing"
-            elif state in ("failed", "closed") and wall.state != "closed":
-                await self.close(wall.id, "connection_failed")
+        watch_connection(wall, self.close)
 
     def get(self, session_id: str, principal: Principal) -> WallSession:
         """A wall of this caller (organisation, subject); others' are NOT_FOUND."""
-        wall = self.walls.get(session_id)
-        owner = (wall.principal.org_id, wall.principal.subject) if wall else None
-        if wall is None or owner != (principal.org_id, principal.subject):
-            raise NotFound(f"no session {session_id}")
-        return wall
+        return owned(self.walls.get(session_id), session_id, principal)
 
     def set_stream(self, wall: WallSession, mid: str, stream: int) -> WallTile:
         """Move one tile to the main or sub stream, at that stream's next keyframe."""
