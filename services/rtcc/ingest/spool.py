@@ -19,6 +19,7 @@ segment marked as following a gap (the hole in the index).
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,18 @@ class Spool:
         return self.stream_dir(camera_id, stream) / f"{start_ms}.mp4.part"
 
     def used_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.root.rglob("*.mp4*") if p.is_file())
+        """Bytes of media in the spool. Other cameras' sessions and the uploader create
+        and remove files meanwhile: one that vanishes between listing and stat counts 0
+        (it used to raise FileNotFoundError into the session that asked, a disconnect)."""
+        total = 0
+        for path in self.root.rglob("*.mp4*"):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+        return total
 
     def free_bytes(self) -> int:
         """Bytes free on the spool's filesystem for this process."""

@@ -165,3 +165,28 @@ async def test_a_drain_pass_indexes_its_segments_once_and_links_them_into_the_fi
     assert await index.add_many([(s, None) for s in segments], now=EPOCH) == [False] * 4
     await bus.close()
     await db.close()
+
+
+def test_a_file_gone_while_the_spool_is_measured_counts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another camera's session or the uploader removes files while a session asks for
+    # room: the file below is listed, and gone by the time it is measured.
+    spool = Spool(tmp_path / "spool")
+    folder = tmp_path / "spool" / "cam_a" / "1"
+    folder.mkdir(parents=True)
+    (folder / "1.mp4").write_bytes(b"x" * 1000)
+    going = folder / "2.mp4.part-meta"
+    going.write_bytes(b"{}")
+    real_stat, seen = Path.stat, [0]
+
+    def stat(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == going:
+            seen[0] += 1
+            if seen[0] > 1:  # the first look finds it; then it is removed
+                going.unlink(missing_ok=True)
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    assert spool.used_bytes() in (1000, 1002)  # counted 0 or its size, never raised
+    assert spool.has_room()
