@@ -32,6 +32,7 @@ from rtcc.analytics.events import EventSink
 from rtcc.analytics.pipeline import CameraPipeline
 from rtcc.analytics.status import DetectorStatusStore, StatusSampler
 from rtcc.analytics.v1 import analytics_pb2 as pb
+from rtcc.core.errors import RtccError
 from rtcc.core.supervisor import Supervisor
 from rtcc.ingest.leases import plan
 from rtcc.ingest.v1 import ingest_pb2
@@ -106,6 +107,9 @@ class AnalyticsWorker:
                         await self.report()
                 except asyncio.CancelledError:
                     raise
+                except RtccError as exc:  # ingest or the database away: the next pass retries
+                    log.warning("analytics_reconcile_failed", replica_id=self.replica_id,
+                                error=str(exc))  # fmt: skip
                 except Exception:
                     log.exception("analytics_reconcile_failed", replica_id=self.replica_id)
                 await asyncio.sleep(self._poll_s)
