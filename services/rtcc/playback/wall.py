@@ -24,7 +24,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -159,9 +159,16 @@ class WallManager:
     ) -> None:
         try:
             await self._access.check(principal, tile.camera_id, "live")
-            feed = await self._feed(tile.camera_id, stream, budget)
+            # The masks (a registry call) are fetched while the feed waits for its track.
+            masks = asyncio.ensure_future(self._access.privacy_masks(tile.camera_id))
+            masks.add_done_callback(_retrieved)
             try:
-                tile.masks = await self._access.privacy_masks(tile.camera_id)
+                feed = await self._feed(tile.camera_id, stream, budget)
+            except BaseException:
+                masks.cancel()
+                raise
+            try:
+                tile.masks = await masks
             except BaseException:
                 await feed.close()
                 raise
@@ -303,3 +310,9 @@ def _refusal(code: str, message: str) -> RtccError:
         "PERMISSION_DENIED": PermissionDenied, "NOT_FOUND": NotFound, "UNAVAILABLE": Unavailable,
     }  # fmt: skip
     return kinds.get(code, PermissionDenied)(message)
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """Mark a side task's outcome as seen (its error is raised where it is awaited)."""
+    if not task.cancelled():
+        task.exception()
