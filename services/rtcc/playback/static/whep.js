@@ -28,11 +28,18 @@ async function whepPlay(url, token, video, codecs) {
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc, 2000);
   timing.gathered = performance.now() - timing.start;
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + token },
-    body: pc.localDescription.sdp,
-  });
+  // Too many offers at once (a wall opened a session per tile): wait as told, a few times.
+  let response;
+  for (let attempt = 0; ; attempt++) {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + token },
+      body: pc.localDescription.sdp,
+    });
+    if (response.status !== 429 || attempt >= 5) break;
+    const wait = Number(response.headers.get("Retry-After")) || 1;
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+  }
   if (response.status !== 201) {
     pc.close();
     let message = response.statusText;
