@@ -44,9 +44,10 @@ async def fresh_database(admin_url: str) -> str:
     return str(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
 
 
-async def follow(bus: EventBus, subject: str, into: list[str], key: Callable[[bytes], str]) -> None:
-    """Every message on `subject` from a minute ago on, by `key` (duplicates kept)."""
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+async def follow(
+    bus: EventBus, subject: str, into: list[str], key: Callable[[bytes], str], since: dt.datetime
+) -> None:
+    """Every message on `subject` from `since` on, by `key` (duplicates kept)."""
     subscription = await bus.subscribe(
         subject, durable=f"drill-{uuid.uuid4().hex[:8]}", queue=False, deliver_from=since
     )
@@ -73,7 +74,10 @@ class Followers:
 
     def start(self, bus: EventBus, subject: str, key: Callable[[bytes], str]) -> list[str]:
         into: list[str] = []
-        self.tasks.append(asyncio.create_task(follow(bus, subject, into, key)))
+        # From now, not earlier: the bus outlives a drill, and an earlier drill's messages
+        # (its cameras, its events) are not this drill's to count.
+        since = dt.datetime.now(dt.UTC)
+        self.tasks.append(asyncio.create_task(follow(bus, subject, into, key, since)))
         return into
 
     async def close(self) -> None:
