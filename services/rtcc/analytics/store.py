@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from rtcc.analytics import event_search
 from rtcc.analytics import plates as plate_rules
@@ -89,15 +90,26 @@ class AnalyticsStore:
         """The database (crime analysis reads event points with its own query)."""
         return self._db
 
+    def _insert_once(self, table: sa.Table) -> Any:
+        """An insert that leaves a row already stored under the same id as it is.
+
+        Storing is idempotent on the id: a sink that retries after a bus publish timed out
+        (but the rows had been committed, or the message reached the server) meets its own
+        rows again and goes on to announce, instead of failing on a duplicate key forever.
+        """
+        insert: Any = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
+        return insert(table).on_conflict_do_nothing(index_elements=["id"])
+
     async def add_events(self, records: Sequence[EventRecord]) -> None:
         if records:
             async with self._db.transaction() as conn:
-                await conn.execute(events.insert(), [_event_row(r) for r in records])
+                await conn.execute(self._insert_once(events), [_event_row(r) for r in records])
 
     async def add_plate_reads(self, records: Sequence[PlateReadRecord]) -> None:
         if records:
+            rows = [_plate_row(r) for r in records]
             async with self._db.transaction() as conn:
-                await conn.execute(plate_reads.insert(), [_plate_row(r) for r in records])
+                await conn.execute(self._insert_once(plate_reads), rows)
 
     async def get_event(self, event_id: str, allowed: frozenset[str] | None) -> EventRecord:
         query = sa.select(events).where(

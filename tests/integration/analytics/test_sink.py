@@ -111,3 +111,48 @@ async def test_an_event_on_its_way_when_the_camera_stops_is_stored_and_announced
             if pb.Event.FromString(message.data).id == event.event.id:
                 break
     await subscription.close()
+
+
+class _FlakyBus:
+    """The real bus, whose first publish fails after reaching the server (a lost ack)."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+        self.failed = False
+
+    async def publish(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = await self._bus.publish(*args, **kwargs)
+        if not self.failed:
+            self.failed = True
+            raise TimeoutError("publish acknowledgement timed out")
+        return result
+
+
+async def test_an_event_published_again_after_a_lost_ack_is_stored_once_and_announced(
+    database: Database, object_store: ObjectStore, bus: EventBus
+) -> None:
+    camera = f"cam_{secrets.token_hex(6)}"
+    collected = CollectingSink()
+    analyser = CameraAnalyser(CameraSetup(camera, "org_1"), DetectorSet(objects=BlobDetector()))
+    await CameraPipeline(analyser, collected, queue_size=50).run(_frames(frames([CAR], 2.0)))
+    event = collected.events[0]
+    subscription = await bus.subscribe(BUS_SUBJECT, durable=new_id("test").replace("_", "-"))
+    store, flaky = AnalyticsStore(database), _FlakyBus(bus)
+    sink = StoringSink(store, object_store, flaky)  # type: ignore[arg-type]
+    try:
+        await sink.publish(event)
+        raise AssertionError("the first publish should fail")
+    except TimeoutError:
+        pass
+    await sink.publish(event)  # the pipeline's retry: its rows are already there
+
+    stored, _ = await store.search_events(
+        EventQuery(T0 - timedelta(minutes=1), T0 + timedelta(minutes=1), frozenset({camera}))
+    )
+    assert [e.id for e in stored] == [event.event.id]
+    async with asyncio.timeout(10):
+        async for message in subscription:
+            await message.ack()
+            if pb.Event.FromString(message.data).id == event.event.id:
+                break
+    await subscription.close()

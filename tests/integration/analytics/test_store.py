@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -192,3 +193,17 @@ async def test_plate_reads_filter_by_the_vehicle_colour_and_type(database: Datab
     cams = frozenset({cam})
     assert await _plates(store, "VEH", MatchMode.PREFIX, cams, colors=[5]) == ["VEH111"]
     assert await _plates(store, "VEH", MatchMode.PREFIX, cams, vehicle_types=[6]) == ["VEH112"]
+
+
+async def test_storing_an_event_or_read_again_keeps_the_first_row(database: Database) -> None:
+    # A sink retrying after a bus publish timed out meets the rows it already committed.
+    store, cam = AnalyticsStore(database), _cam()
+    event, read = _event(cam, 1), _read(cam, "ABC123")
+    await store.add_plate_reads([read])
+    await store.add_events([event])
+    await store.add_plate_reads([read])
+    await store.add_events([dataclasses.replace(event, confidence=0.1), _event(cam, 2)])
+    page, _ = await store.list_events(EventQuery(*DAY, frozenset({cam})))
+    assert sorted((e.id, e.confidence) for e in page if e.id == event.id) == [(event.id, 0.8)]
+    assert len(page) == 2
+    assert await _plates(store, "ABC123", MatchMode.EXACT, frozenset({cam})) == ["ABC123"]
