@@ -327,12 +327,15 @@ class AlertEngine:
         return stored
 
     async def add_trigger(self, alert: AlertRecord, new: NewAlert) -> AlertRecord:
-        def mutate(a: AlertRecord) -> str:
-            a.add_trigger(new.trigger[0], new.trigger[1], new.time, new.trigger[2])
+        def mutate(a: AlertRecord) -> str | None:
+            if not a.add_trigger(new.trigger[0], new.trigger[1], new.time, new.trigger[2]):
+                return None  # this trigger is already counted (a message delivered again)
             return "alert.add_trigger"
 
+        before = alert.sequence
         updated = await self.store.update(alert.id, alert.organization_id, mutate, SYSTEM)
-        await self.announce(updated)
+        if updated.sequence != before:
+            await self.announce(updated)
         return updated
 
     def _plan_holds(self, alert: AlertRecord, gathered: Any) -> list[Any]:

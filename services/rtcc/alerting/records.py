@@ -51,7 +51,14 @@ class AlertRecord:
             {"subject": subject, "org": org, "text": text, "time": when.isoformat(), "state": state}
         )
 
-    def add_trigger(self, kind: str, ref: str, when: dt.datetime, camera_id: str = "") -> None:
+    def add_trigger(self, kind: str, ref: str, when: dt.datetime, camera_id: str = "") -> bool:
+        """Count one more trigger; False (nothing changed) when it is one already here.
+
+        A source message delivered again (a replica stopped after raising the alert but
+        before acknowledging the message) must not count twice.
+        """
+        if ref and any(t.get("kind") == kind and t.get("id") == ref for t in self.triggers):
+            return False
         self.trigger_count += 1
         if len(self.triggers) < 100:
             self.triggers.append(
@@ -59,6 +66,7 @@ class AlertRecord:
             )
         self.first_trigger_time = min(self.first_trigger_time, when)
         self.last_trigger_time = max(self.last_trigger_time, when)
+        return True
 
     def summary(self) -> dict[str, Any]:
         """A JSON-able snapshot for the audit log."""

@@ -131,3 +131,40 @@ async def test_a_rule_is_updated_by_mask_and_a_stale_etag_is_refused(
         with pytest.raises(grpc.aio.AioRpcError) as denied:
             await operator.UpdateRule(pb.UpdateRuleRequest(rule=change, update_mask=mask))
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_an_analytics_event_delivered_again_is_not_counted_twice(
+    database: Database, city_block: Any
+) -> None:
+    # The bus delivers a message again when a replica stopped after raising the alert
+    # but before acknowledging it; the alert must not count that trigger twice.
+    async with city_block(database) as block:
+        admin = block.stub(("partner-admin",))
+        rule = pb.Rule(
+            display_name="Person seen",
+            enabled=True,
+            analytics_event=pb.AnalyticsEventTrigger(types=[apb.EVENT_TYPE_OBJECT_APPEARED]),
+        )
+        created = (await admin.CreateRule(pb.CreateRuleRequest(rule=rule))).rule
+        camera = block.cameras["west_facing_east"]
+
+        def event() -> apb.Event:
+            out = apb.Event(
+                id=f"evt_{secrets.token_hex(6)}",
+                camera_id=camera,
+                organization_id=block.org_id,
+                type=apb.EVENT_TYPE_OBJECT_APPEARED,
+                object_class=apb.OBJECT_CLASS_PERSON,
+                confidence=0.9,
+            )
+            out.event_time.FromDatetime(now())
+            return out
+
+        worker = block.alerting.worker
+        first, second = event(), event()
+        for delivered in (first, first, second, first, second):
+            await worker.on_event(delivered)
+        listed = await block.stub().ListAlerts(pb.ListAlertsRequest(rule_id=created.id))
+        (alert,) = listed.alerts
+        assert alert.trigger_count == 2
+        assert sorted(t.event_id for t in alert.triggers) == sorted([first.id, second.id])
