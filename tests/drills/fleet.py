@@ -1,6 +1,7 @@
 """What several drills share: a fresh PostgreSQL database, followers of the real bus
-(segments and analytics events published), and the per-camera audit of a window
-(segments expected, indexed, stored, published; the holes in the index)."""
+(segments and analytics events published), the per-camera audit of a window
+(segments expected, indexed, stored, published; the holes in the index), and the
+alerts an alert rule raised from the drill's events."""
 
 from __future__ import annotations
 
@@ -15,8 +16,12 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+from google.protobuf import duration_pb2
 from sqlalchemy.engine import make_url
 
+from rtcc.alerting import tables as alerting_tables
+from rtcc.alerting.v1 import alerting_pb2 as alpb
+from rtcc.alerting.v1 import alerting_pb2_grpc as alpb_grpc
 from rtcc.analytics import tables as analytics_tables
 from rtcc.analytics.v1 import analytics_pb2 as apb
 from rtcc.analytics.v1 import analytics_pb2_grpc as apb_grpc
@@ -156,3 +161,34 @@ async def stored_events(db: Database, camera_ids: list[str]) -> list[Any]:
     query = sa.select(e.c.id, e.c.camera_id, e.c.event_time).where(e.c.camera_id.in_(camera_ids))
     async with db.transaction(readonly=True) as conn:
         return list((await conn.execute(query)).all())
+
+
+async def alert_on_every_event(address: str, token: str, window_s: float = 10.0) -> str:
+    """An alert rule for every analytics event of the organisation (triggers at one
+    camera within ``window_s`` join one alert, so no alert reaches the trigger list's
+    cap of 100); its id."""
+    rule = alpb.Rule(
+        display_name="Drill: every event",
+        enabled=True,
+        analytics_event=alpb.AnalyticsEventTrigger(),
+        correlation_window=duration_pb2.Duration(seconds=int(window_s)),
+    )
+    async with open_channel(address, lambda: token) as channel:
+        stub = alpb_grpc.AlertingServiceStub(channel)
+        reply = await stub.CreateRule(alpb.CreateRuleRequest(rule=rule), timeout=30)
+    return str(reply.rule.id)
+
+
+async def alert_triggers(db: Database, rule_id: str) -> tuple[int, dict[str, int]]:
+    """(alerts the rule raised, event id -> times it is a trigger of one of them);
+    fails when an alert's triggers are not all listed (the list is capped at 100)."""
+    a = alerting_tables.alerts
+    query = sa.select(a.c.id, a.c.triggers, a.c.trigger_count).where(a.c.rule_id == rule_id)
+    async with db.transaction(readonly=True) as conn:
+        rows = list((await conn.execute(query)).all())
+    counts: dict[str, int] = {}
+    for alert_id, triggers, count in rows:
+        assert len(triggers) == count, f"alert {alert_id}: {count} triggers, {len(triggers)} listed"
+        for trigger in triggers:
+            counts[trigger["id"]] = counts.get(trigger["id"], 0) + 1
+    return len(rows), counts

@@ -9,7 +9,9 @@ Counted per camera over the whole roll: segments expected (the window over the s
 length), indexed, stored and published on the bus (must be equal: zero loss), and the
 holes in the index, which may only be the handovers of an ingest restart (the camera
 moving to the other replica and back: a lease tick, a keyframe, the RTSP connection);
-analytics events published and stored (must be the same set, each once).
+analytics events published and stored (must be the same set, each once); alerts raised
+by a rule on every event (alerting restarts with the rest: every stored event must be a
+trigger of exactly one alert, none counted twice).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from rtcc.ingest.session import CLOCK_JUMP_S
 from .conftest import KEYFRAME_S, Deployment
 from .fleet import (
     Followers,
+    alert_on_every_event,
+    alert_triggers,
     audit,
     enable_analytics,
     event_key,
@@ -90,11 +94,14 @@ async def test_a_rolling_restart_of_every_target_loses_nothing_beyond_handovers(
         async with street_simulator(2) as sim:
             await servers["registry"].start()
             await servers["registry"].wait_serving(within_s=90)
-            _, ids = await deployment.register(servers["registry"].address, sim)
+            org_id, ids = await deployment.register(servers["registry"].address, sim)
             for name in ORDER[1:]:
                 await servers[name].start()
             for name in ORDER[1:]:
                 await servers[name].wait_serving(within_s=180)
+            rule_id = await alert_on_every_event(
+                servers["rest"].address, deployment.token(org_id, ["partner-admin"])
+            )
             await enable_analytics(servers["analytics"].address, deployment.admin_token(), ids)
 
             async def steady() -> bool:
@@ -124,8 +131,16 @@ async def test_a_rolling_restart_of_every_target_loses_nothing_beyond_handovers(
                 rows = [await audit(db, objects, segments_published, c, start, end) for c in ids]
                 stored = {e.id for e in await stored_events(db, ids) if e.event_time < end}
                 unpublished = stored - set(events_published)
-                state[:] = [r.row() for r in rows] + [f"events unpublished {len(unpublished)}"]
-                return not unpublished and all(r.indexed == r.stored == r.published for r in rows)
+                _, triggers = await alert_triggers(db, rule_id)
+                unalerted = stored - set(triggers)
+                state[:] = [r.row() for r in rows] + [
+                    f"events unpublished {len(unpublished)}, not in an alert {len(unalerted)}"
+                ]
+                return (
+                    not unpublished
+                    and not unalerted
+                    and all(r.indexed == r.stored == r.published for r in rows)
+                )
 
             # The last segments are stored within a segment's length and an upload.
             try:
@@ -151,6 +166,7 @@ async def test_a_rolling_restart_of_every_target_loses_nothing_beyond_handovers(
     # start. Anything longer would be two recorders.
     assert all(o <= CLOCK_JUMP_S + 0.5 for o in overlaps), overlaps
     events = await stored_events(db, ids)
+    alerts, triggers = await alert_triggers(db, rule_id)
     await objects.close()
     await db.close()
     stored_ids = [e.id for e in events]
@@ -159,6 +175,9 @@ async def test_a_rolling_restart_of_every_target_loses_nothing_beyond_handovers(
     assert not [i for i, n in on_bus.items() if n > 1], "no event published twice"
     assert set(on_bus) <= set(stored_ids), "nothing announced that is not stored"
     assert {e.id for e in events if e.event_time < end} <= set(on_bus), "every event published"
+    assert not [i for i, n in triggers.items() if n > 1], "no event a trigger twice"
+    assert set(triggers) <= set(stored_ids), "every trigger is a stored event"
+    assert {e.id for e in events if e.event_time < end} <= set(triggers), "every event alerted"
     for row in rows:
         assert row.indexed == row.stored == row.published > 0, row.row()
         # Each ingest restart hands a camera over at most twice (away, and back).
@@ -169,6 +188,6 @@ async def test_a_rolling_restart_of_every_target_loses_nothing_beyond_handovers(
         f"\nroll {(end - start).total_seconds():.0f} s, restarts (s) {restarts}; "
         + "; ".join(r.row() for r in rows)
         + f"; at most {lost:.1f} s of a camera in handovers; overlaps (s) {overlaps}; "
-        f"events published {len(on_bus)}, "
-        f"stored {len(stored_ids)}; load {os.getloadavg()[0]:.1f}"
+        f"events published {len(on_bus)}, stored {len(stored_ids)}, "
+        f"in {alerts} alerts as {len(triggers)} triggers; load {os.getloadavg()[0]:.1f}"
     )
