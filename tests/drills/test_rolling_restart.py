@@ -31,7 +31,6 @@ from rtcc.backends.database import open_database
 from rtcc.backends.objectstore import open_object_store
 from rtcc.ingest.lease_store import LeaseStore
 from rtcc.ingest.leases import ANALYTICS_POOL, INGEST_POOL
-from rtcc.ingest.session import CLOCK_JUMP_S
 
 from .conftest import KEYFRAME_S, Deployment
 from .fleet import (
@@ -69,6 +68,7 @@ PEERS = {"registry": "registry", "ingest": "ingest-a", "analytics": "analytics"}
 # ingest-b, then back): one hole of up to two handovers.
 HANDOVER_S = 1.0 + 3.0 + KEYFRAME_S + 1.5 + 2 * 3.0
 HOLE_S = 2 * HANDOVER_S
+OVERLAP_S = 0.5
 pytestmark = [pytest.mark.postgres, pytest.mark.minio, pytest.mark.nats]
 
 
@@ -160,11 +160,12 @@ async def test_a_rolling_restart_of_every_target_loses_nothing_beyond_handovers(
             if overlap > 0.005:
                 overlaps.append(round(overlap, 2))
     # Two replicas never record a camera at once (a handover stops one session before
-    # its lease goes). On a starved node one session's packets can arrive in a burst
-    # and its wall clock run ahead until it re-anchors (session.py's camera_clock_jump,
-    # beyond CLOCK_JUMP_S): its segment then ends up to that much after the next one's
-    # start. Anything longer would be two recorders.
-    assert all(o <= CLOCK_JUMP_S + 0.5 for o in overlaps), overlaps
+    # its lease goes), and no packet is stamped after it arrived (stream_clock: the
+    # offset follows the least-delayed packets, so a connection's late first packets do
+    # not delay the rest): a segment cannot end after the next replica's first keyframe,
+    # captured once it connected. 0.5 s allows the old session's least delay on a
+    # starved node. (Before stream_clock, overlaps of up to CLOCK_JUMP_S were seen.)
+    assert all(o <= OVERLAP_S for o in overlaps), overlaps
     events = await stored_events(db, ids)
     alerts, triggers = await alert_triggers(db, rule_id)
     await objects.close()

@@ -30,6 +30,7 @@ from rtcc.ingest.frames import FrameFanout
 from rtcc.ingest.health import HealthTracker, StreamHealth
 from rtcc.ingest.segment import MAIN, epoch_ms, should_cut
 from rtcc.ingest.spool import Spool, SpooledSegment
+from rtcc.ingest.stream_clock import StreamClock
 from rtcc.ingest.transport import split_transport
 from rtcc.ingest.writer import SegmentWriter
 
@@ -179,7 +180,7 @@ class CameraSession:
             container.close()
 
     def _pump(self, container: Any, stream: Any) -> bool:
-        anchor: tuple[float, float] | None = None
+        clock = StreamClock(CLOCK_JUMP_S)
         flowed = False
         # A float, once: Fraction arithmetic per packet costs more than the remux itself.
         self._tb = tb = float(stream.time_base or 0) or 1 / 90000
@@ -190,14 +191,12 @@ class CameraSession:
                 continue  # RTSP's first packet may lack a pts; flush packets are empty
             if packet.dts is None:
                 packet.dts = packet.pts
-            now, seconds = time.time(), packet.pts * tb
-            if anchor is None or abs(anchor[0] + seconds - anchor[1] - now) > CLOCK_JUMP_S:
-                if anchor is not None:
-                    self.log.warning("camera_clock_jump")
-                    self._close_segment()
-                    self._gap_before = True
-                anchor = (now, seconds)
-            wall = dt.datetime.fromtimestamp(anchor[0] + seconds - anchor[1], dt.UTC)
+            stamp, jumped = clock.stamp(packet.pts * tb, time.time())
+            if jumped:
+                self.log.warning("camera_clock_jump")
+                self._close_segment()
+                self._gap_before = True
+            wall = dt.datetime.fromtimestamp(stamp, dt.UTC)
             self._on_packet(packet, stream, wall)
             flowed = True
         return flowed
