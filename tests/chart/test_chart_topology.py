@@ -98,3 +98,7 @@ def test_the_planners_helm_values_render_the_planned_replicas(chart: Any, tmp_pa
     )
     analytics = rendered.named("Deployment", "rtcc-analytics")
     assert analytics["spec"]["replicas"] == city.target("analytics").replicas
+    (config_map,) = rendered.of_kind("ConfigMap")
+    config = config_map["data"]
+    assert config["RTCC_INGEST__MAX_CAMERAS"] == str(city.ingest_max_cameras)
+    assert city.ingest_max_cameras * city.target("ingest").replicas > 1000, "room for a failure"

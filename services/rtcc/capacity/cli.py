@@ -71,6 +71,9 @@ def render(result: Plan) -> str:
         f"spool per ingest pod      {result.spool_gib_per_pod:10.1f} GiB  "
         f"({d.spool_hours:g} h of object-store outage)",
         f"index rows                {result.index_rows_per_s:10.0f} /s",
+        f"cameras per ingest pod    {d.cameras / result.target('ingest').replicas:10.0f}  "
+        f"planned; at most {result.ingest_max_cameras} (RTCC_INGEST__MAX_CAMERAS: "
+        "the pod's cores at 100 %)",
         "",
         f"{'target':<12}{'replicas':>9}{'cores':>9}{'memory GiB':>12}"
         f"{'pod cores':>11}{'pod GiB':>9}",
@@ -99,7 +102,8 @@ def render(result: Plan) -> str:
 
 
 def helm_values(result: Plan) -> dict[str, Any]:
-    """Values for helm/rtcc: replicas, requests per pod, the spool claim size."""
+    """Values for helm/rtcc: replicas, requests per pod, the spool claim size, and
+    the most cameras an ingest pod records."""
 
     def resources(name: str) -> dict[str, Any]:
         t = result.target(name)
@@ -119,4 +123,5 @@ def helm_values(result: Plan) -> dict[str, Any]:
         "size": f"{spool}Gi",
         "accessModes": ["ReadWriteOnce"],
     }
+    values["config"] = {"env": {"RTCC_INGEST__MAX_CAMERAS": str(result.ingest_max_cameras)}}
     return values

@@ -115,6 +115,10 @@ class Plan:
     targets: list[TargetPlan]
     network_mbps: dict[str, float] = field(default_factory=dict)
     index_rows_per_s: float = 0.0
+    # The most cameras one ingest pod records (IngestSettings.max_cameras): what its
+    # cores sustain at 100 %, so the planned 70 % leaves room to take over a failed
+    # pod's cameras, and a pod past its limit sheds cameras instead of losing them all.
+    ingest_max_cameras: int = 0
 
     def target(self, name: str) -> TargetPlan:
         return next(t for t in self.targets if t.name == name)
@@ -211,6 +215,10 @@ def plan(demand: Demand) -> Plan:
     seconds = demand.retention_days * 86400
     storage_tib = n * bps / 8 * seconds / 2**40
     per_pod = n / ingest.replicas
+    max_cameras = max(
+        math.ceil(per_pod),
+        math.floor((demand.cores_per_pod - INGEST_REPLICA_CORES) / record_cores(bps)),
+    )
     spool_gib = per_pod * bps / 8 * demand.spool_hours * 3600 / 2**30
     network = {
         "cameras -> ingest": n * bps / MBIT,
@@ -229,6 +237,7 @@ def plan(demand: Demand) -> Plan:
         targets=[ingest, analytics, playback, *small],
         network_mbps=network,
         index_rows_per_s=n / SEGMENT_S,
+        ingest_max_cameras=max_cameras,
     )
 
 

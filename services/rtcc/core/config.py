@@ -216,6 +216,12 @@ class IngestSettings(BaseModel):
     # Recording engine: "pyav" (packets remuxed in the process) or "ffmpeg" (one native
     # ffmpeg child per recorded camera stream writes the segments; see docs/operations.md).
     engine: Literal["pyav", "ffmpeg"] = "pyav"
+    # Most cameras this replica records (0: no limit, its fair share). A replica over
+    # what its CPU sustains does not record worse, it loses everything: renewals starve,
+    # leases expire and sessions churn. Set it from `rtcc plan` (cameras per replica);
+    # cameras beyond every replica's limit stay unrecorded and are reported
+    # (ingest_over_capacity) until a replica is added.
+    max_cameras: int = Field(default=0, ge=0, le=100_000)
 
     @field_validator("advertise_address")
     @classmethod

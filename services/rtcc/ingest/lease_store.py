@@ -131,6 +131,35 @@ class LeaseStore:
             row = (await conn.execute(_select(camera_id, pool))).one()
         return _lease(row)
 
+    async def renew_many(
+        self, pool: int, replica_id: str, held: dict[str, int], ttl: dt.timedelta
+    ) -> dict[str, Lease]:
+        """Extend every held, unexpired lease of ``held`` (camera id -> epoch) in one
+        statement; returns the renewed ones (a camera missing was lost: expired or taken).
+
+        One round trip for all of a replica's cameras, however many: renewing them one
+        by one took a round trip each, and on a loaded node a tick's renewals could then
+        outlast the leases themselves.
+        """
+        if not held:
+            return {}
+        now = self._now()
+        pairs = sorted(held.items())
+        mine = (
+            _L.c.pool == pool,
+            _L.c.replica_id == replica_id,
+            sa.tuple_(_L.c.camera_id, _L.c.epoch).in_(pairs),
+        )
+        update = (
+            sa.update(_L)
+            .where(*mine, _L.c.expire_time > now)
+            .values(renew_time=now, expire_time=self._now(ttl))
+            .returning(*_L.c)
+        )
+        async with self.db.transaction() as conn:
+            rows = (await conn.execute(update)).all()
+        return {row.camera_id: _lease(row) for row in rows}
+
     async def release(self, camera_id: str, pool: int, replica_id: str, epoch: int) -> None:
         """Give a lease up; a stale epoch is a no-op."""
         delete = sa.delete(_L).where(

@@ -52,11 +52,20 @@ def fair_share(cameras: int, replicas: int, position: int = 0) -> int:
     return cameras // replicas + (1 if position < cameras % replicas else 0)
 
 
-def plan(me: str, cameras: list[str], replicas: list[str], holders: dict[str, str]) -> LeasePlan:
-    """What `me` should acquire and release, given the unexpired `holders` per camera."""
+def plan(
+    me: str,
+    cameras: list[str],
+    replicas: list[str],
+    holders: dict[str, str],
+    max_cameras: int = 0,
+) -> LeasePlan:
+    """What `me` should acquire and release, given the unexpired `holders` per camera;
+    never more than `max_cameras` held (0: no limit)."""
     live = sorted(set(replicas) | {me})
     wanted = set(cameras)
     share = fair_share(len(wanted), len(live), live.index(me))
+    if max_cameras:
+        share = min(share, max_cameras)
     mine = [c for c, holder in holders.items() if holder == me]
     release = [c for c in mine if c not in wanted]
     kept = [c for c in mine if c in wanted]

@@ -227,7 +227,11 @@ async def setup(runtime: Runtime, server: grpc.aio.Server) -> list[str]:
         ctx.leases,
         ctx.recorder,
         ctx.statuses,
-        WorkerOptions(replica_id=replica_id, address=address),
+        WorkerOptions(
+            replica_id=replica_id,
+            address=address,
+            max_cameras=runtime.settings.ingest.max_cameras,
+        ),
     )
     stop = asyncio.Event()  # runtime.close() cancels the loops; each cleans up on the way out
     # The lease loop is critical: without it this replica records nothing it should.

@@ -35,6 +35,8 @@ class WorkerOptions:
     address: str = ""
     lease_ttl_s: float = 10.0
     tick_s: float = 3.0
+    # Most cameras held at once (0: no limit); see IngestSettings.max_cameras.
+    max_cameras: int = 0
 
 
 class IngestWorker:
@@ -87,13 +89,23 @@ class IngestWorker:
     async def tick(self) -> None:
         me = self.options.replica_id
         live = await self.leases.heartbeat(me, INGEST_POOL, self.ttl)
-        # The registry call may wait seconds: every lease time below is the database's
-        # own, taken when it applies the change (lease_store.py), never one taken here.
-        await self._refresh_cameras()
+        # Renewed first, in one statement, before the registry call (which may wait
+        # seconds); every lease time is the database's own (lease_store.py).
         await self._renew()
+        await self._refresh_cameras()
         current = {lease.camera_id: lease for lease in await self.leases.unexpired(INGEST_POOL)}
         holders = {camera_id: lease.replica_id for camera_id, lease in current.items()}
-        decision = plan(me, sorted(self._cameras), live, holders)
+        decision = plan(me, sorted(self._cameras), live, holders, self.options.max_cameras)
+        unheld = len(set(self._cameras) - set(holders))
+        if self.options.max_cameras and unheld and not decision.acquire:
+            # Every replica is at its limit (or this one is and the rest are taking
+            # theirs): these cameras are not recorded until a replica is added.
+            self.log.warning(
+                "ingest_over_capacity",
+                unrecorded=unheld,
+                max_cameras=self.options.max_cameras,
+                replicas=len(live),
+            )
         for camera_id in decision.release:
             await self._release(camera_id, current.get(camera_id))
         # Leases held under this replica's id but not by this process: a previous life
@@ -118,24 +130,23 @@ class IngestWorker:
             self.log.warning("camera_directory_unavailable", error=str(exc))
 
     async def _renew(self) -> None:
-        for camera_id, lease in list(self.held.items()):
+        me = self.options.replica_id
+        epochs = {camera_id: lease.epoch for camera_id, lease in self.held.items()}
+        renewed = await self.leases.renew_many(INGEST_POOL, me, epochs, self.ttl)
+        self.held.update(renewed)
+        for camera_id in [c for c in self.held if c not in renewed]:
+            # Expired (the database was away longer than the lease) but nobody took it:
+            # take it again and keep recording, without a gap. Only a camera another
+            # replica now holds is stopped here.
             try:
-                self.held[camera_id] = await self.leases.renew(
-                    camera_id, INGEST_POOL, lease.replica_id, lease.epoch, self.ttl
+                self.held[camera_id] = await self.leases.acquire(
+                    camera_id, INGEST_POOL, me, self.ttl, self.options.address
                 )
+                self.log.info("lease_retaken_after_expiry", camera_id=camera_id)
             except FailedPrecondition:
-                # Expired (the database was away longer than the lease) but nobody took
-                # it: take it again and keep recording, without a gap. Only a camera
-                # another replica now holds is stopped here.
-                try:
-                    self.held[camera_id] = await self.leases.acquire(
-                        camera_id, INGEST_POOL, lease.replica_id, self.ttl, self.options.address
-                    )
-                    self.log.info("lease_retaken_after_expiry", camera_id=camera_id)
-                except FailedPrecondition:
-                    self.log.warning("lease_lost", camera_id=camera_id)
-                    del self.held[camera_id]
-                    await self.recorder.remove((camera_id, 1))
+                self.log.warning("lease_lost", camera_id=camera_id)
+                del self.held[camera_id]
+                await self.recorder.remove((camera_id, 1))
 
     async def _release(self, camera_id: str, current: Lease | None = None) -> None:
         lease = self.held.pop(camera_id, None)

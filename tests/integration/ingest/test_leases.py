@@ -76,6 +76,27 @@ async def test_renewal_is_refused_once_the_lease_was_taken_over(database: Databa
     assert [lease.replica_id for lease in held] == ["b"]
 
 
+async def test_one_statement_renews_every_lease_still_held_and_only_those(
+    database: Database,
+) -> None:
+    store = LeaseStore(database)
+    kept, taken, stale = _camera(), _camera(), _camera()
+    first = await store.acquire(kept, INGEST_POOL, "a", TTL)
+    await store.acquire(taken, INGEST_POOL, "a", SHORT)
+    await store.acquire(stale, INGEST_POOL, "a", TTL)
+    await _take_when_free(store, taken, "b", TTL)  # a's lease expired, b took it
+    held = {kept: 1, taken: 1, stale: 2}  # stale: an epoch "a" does not hold
+    renewed = await store.renew_many(INGEST_POOL, "a", held, TTL)
+    assert sorted(renewed) == [kept]
+    lease = renewed[kept]
+    assert lease.replica_id == "a" and lease.epoch == 1
+    assert lease.renew_time > first.renew_time and lease.expire_time - lease.renew_time == TTL
+    assert await store.renew_many(INGEST_POOL, "b", {kept: 1}, TTL) == {}
+    assert await store.renew_many(INGEST_POOL, "a", {}, TTL) == {}
+    holders = {x.camera_id: x.replica_id for x in await store.unexpired(INGEST_POOL)}
+    assert (holders[kept], holders[taken], holders[stale]) == ("a", "b", "a")
+
+
 async def test_lease_times_are_the_databases_clock_not_the_replicas(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,12 +7,12 @@ from rtcc.ingest.leases import fair_share, plan
 CAMERAS = [f"cam_{i}" for i in range(10)]
 
 
-def _converge(replicas: list[str], holders: dict[str, str]) -> dict[str, str]:
+def _converge(replicas: list[str], holders: dict[str, str], max_cameras: int = 0) -> dict[str, str]:
     """Run every replica's plan until nothing changes (replicas act one after another)."""
     for _ in range(10):
         changed = False
         for me in replicas:
-            decision = plan(me, CAMERAS, replicas, holders)
+            decision = plan(me, CAMERAS, replicas, holders, max_cameras)
             for camera in decision.release:
                 del holders[camera]
                 changed = True
@@ -55,3 +55,13 @@ def test_replica_releases_cameras_no_longer_recorded() -> None:
 def test_restart_of_the_same_replicas_gives_the_same_assignment() -> None:
     assert _converge(["a", "b", "c"], {}) == _converge(["a", "b", "c"], {})
     assert [fair_share(10, 3, i) for i in range(3)] == [4, 3, 3] and fair_share(0, 3) == 0
+
+
+def test_a_replica_never_holds_more_than_its_limit_and_the_rest_wait() -> None:
+    holders = _converge(["a", "b"], {}, max_cameras=3)
+    assert sorted(list(holders.values()).count(r) for r in "ab") == [3, 3]
+    # A third replica (the operator scaled out) takes cameras nobody could.
+    holders = _converge(["a", "b", "c"], holders, max_cameras=3)
+    assert sorted(list(holders.values()).count(r) for r in "abc") == [3, 3, 3]
+    # A limit above the fair share changes nothing.
+    assert sorted(_converge(["a", "b"], {}, max_cameras=8).values()).count("a") == 5
