@@ -20,6 +20,7 @@ events; then live first frames (WHEP, aiortc) through every playback replica; th
 capacity model's figures for the same city beside the measured ones.
 
     nice -n 5 .venv/bin/python bench/city.py --cameras 100 --seconds 60
+    ... --set config.env.RTCC_INGEST__MAX_CAMERAS=40   # any chart value, as helm --set
     .venv/bin/python bench/city.py --cameras 10 --seconds 20      # a quick check
 """
 
@@ -375,6 +376,9 @@ async def run(args: argparse.Namespace) -> None:
         "externalS3.secure": "false", "externalS3.region": "us-east-1",
         "externalNats.host": "127.0.0.1", "externalNats.port": str(bus.port),
     }  # fmt: skip
+    for item in args.set:  # e.g. config.env.RTCC_INGEST__MAX_CAMERAS=40
+        key, _, value = item.partition("=")
+        sets[key] = value
     objects = helm_template(args.values, sets)
     targets, config = workloads(objects)
     jwt = secrets.token_urlsafe(40)
@@ -679,6 +683,7 @@ def main() -> None:
     parser.add_argument("--sub-bitrate", default="300k")
     parser.add_argument("--values", type=Path, default=PRODUCTION, help="chart values")
     parser.add_argument("--replicas", action="append", default=[], help="target=N override")
+    parser.add_argument("--set", action="append", default=[], help="KEY=VALUE for helm")
     parser.add_argument("--cache-dir", default="var/sim")
     parser.add_argument("--keep", action="store_true", help="keep the processes' logs and data")
     asyncio.run(run(parser.parse_args()))

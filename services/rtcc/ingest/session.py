@@ -100,6 +100,9 @@ class CameraSession:
         self.on_segment = on_segment
         self.packets = PacketFanout(loop)
         self.frames = FrameFanout(loop)
+        self._loop = loop
+        # Set (on the loop) when the session thread has ended.
+        self._finished = asyncio.Event()
         self._health = HealthTracker(_now())
         self._health_lock = threading.Lock()
         self._stop = threading.Event()
@@ -114,16 +117,31 @@ class CameraSession:
 
     def start(self) -> None:
         self._thread = threading.Thread(
-            target=self._run, name=f"camera-{self.source.camera_id}-{self.source.stream}"
+            target=self._thread_main, name=f"camera-{self.source.camera_id}-{self.source.stream}"
         )
         self._thread.daemon = True
         self._thread.start()
 
     async def stop(self) -> None:
-        """Close the current segment and the connection; waits for the thread."""
+        """Close the current segment and the connection; waits for the thread.
+
+        The wait is an event the thread sets as it ends, not a join in a worker thread:
+        the default executor has a handful of workers, so a replica stopping 30 sessions
+        joined them a few at a time, each after its own stop grace, and could outlast
+        the drain (a replica with the ffmpeg engine took over 60 s).
+        """
         self._stop.set()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join)
+        if self._thread is not None and self._thread.is_alive():
+            await self._finished.wait()
+
+    def _thread_main(self) -> None:
+        try:
+            self._run()
+        finally:
+            try:
+                self._loop.call_soon_threadsafe(self._finished.set)
+            except RuntimeError:
+                pass  # the loop is closed: nobody is waiting
 
     def health(self) -> StreamHealth:
         with self._health_lock:
