@@ -47,7 +47,7 @@ import av
 
 from rtcc.ingest.fanout import LivePacket, TrackInfo
 from rtcc.ingest.fmp4 import FragmentReader, Track, to_annexb
-from rtcc.ingest.segment import ClosedSegment, segment_id
+from rtcc.ingest.segment import CUT_TOLERANCE_S, ClosedSegment, segment_id
 from rtcc.ingest.session import CLOCK_JUMP_S, CameraSession, redact
 from rtcc.ingest.transport import split_transport
 from rtcc.ingest.writer import meta_path
@@ -82,6 +82,9 @@ def ffmpeg_command(
     cmd += [
         "-i", url, "-map", "0:v:0", "-c", "copy",
         "-f", "segment", "-segment_time", str(segment_s), "-reset_timestamps", "1",
+        # A keyframe a few microseconds short of the cut time (90 kHz RTP rounding)
+        # still cuts, as in the PyAV engine (segment.CUT_TOLERANCE_S).
+        "-segment_time_delta", str(CUT_TOLERANCE_S),
         "-segment_format", "mp4", "-segment_format_options", options,
         "-segment_list", "pipe:1", "-segment_list_type", "csv", str(pattern),
     ]  # fmt: skip

@@ -69,9 +69,16 @@ def segment_id(camera_id: str, stream: int, start: dt.datetime) -> str:
     return f"seg_{digest[:26]}"
 
 
+# Timestamps converted from a 90 kHz RTP clock land a few microseconds either side of
+# the frame's time: a keyframe one GOP after the last (2.0 s) arrives at 1.99999 s.
+CUT_TOLERANCE_S = 0.01
+
+
 def should_cut(keyframe: bool, elapsed_s: float, target_s: float) -> bool:
-    """Cut at the first keyframe at or past the target duration."""
-    return keyframe and elapsed_s >= target_s
+    """Cut at the first keyframe at or past the target duration (within rounding: a
+    keyframe exactly one target after the segment's start cuts, it is not skipped
+    for the next, which made 4 s segments 6 s long with a 2 s GOP)."""
+    return keyframe and elapsed_s >= target_s - CUT_TOLERANCE_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,7 @@ class CameraSession:
         self._last_end: dt.datetime | None = None
         self._gap_before = True
         self._tb = 1 / 90000
+        self._segment_media_s = 0.0  # stream time of the segment in progress's start
         self._rng = random.Random()
         self.transport = ""  # of the current (or last) connection
         self.log = log.bind(camera_id=source.camera_id, stream=source.stream)
@@ -238,8 +239,12 @@ class CameraSession:
 
     def _record(self, packet: Any, stream: Any, wall: dt.datetime) -> None:
         writer = self._writer
+        # Segments are cut by the stream's own time: wall stamps may run a little slower
+        # than the media while the clock settles (stream_clock), and a keyframe exactly
+        # one segment after the last would then miss the cut by microseconds.
+        media_s = packet.pts * self._tb
         if writer is not None and should_cut(
-            packet.is_keyframe, (wall - writer.start_time).total_seconds(), self.settings.segment_s
+            packet.is_keyframe, media_s - self._segment_media_s, self.settings.segment_s
         ):
             self._close_segment(end=wall)
             writer = None
@@ -249,6 +254,7 @@ class CameraSession:
             writer = self._open_segment(stream, wall)
             if writer is None:
                 return
+            self._segment_media_s = media_s
         duration = (packet.duration or 0) * self._tb or 1 / 15
         try:
             writer.write(packet)

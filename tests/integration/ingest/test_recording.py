@@ -103,6 +103,9 @@ async def test_recording_tiles_time_without_gaps_and_every_second_decodes(
         # Every frame of the wall-clock span is in the file, decodable.
         assert abs(duration - span) <= 1.5 / FPS, (duration, span)
         assert abs(frames - span * FPS) <= 1.5, (frames, span)
+        # Cut at the first keyframe at or past 2 s (GOP 2 s): a keyframe missed by the
+        # cut would make this segment a GOP longer.
+        assert span <= 2.0 + 0.5, (span, "a keyframe was missed by the cut")
         covered += duration
         assert seg.expire_time == seg.start_time + dt.timedelta(days=7)
     total = (segments[-1].end_time - segments[0].start_time).total_seconds()

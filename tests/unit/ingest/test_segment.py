@@ -5,7 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from rtcc.ingest.segment import MAIN, SUB, ClosedSegment, find_gaps, object_key, segment_id
+from rtcc.ingest.segment import (
+    MAIN,
+    SUB,
+    ClosedSegment,
+    find_gaps,
+    object_key,
+    segment_id,
+    should_cut,
+)
 from rtcc.ingest.session import backoff_delay, redact
 
 T0 = dt.datetime(2026, 3, 4, 5, 6, 7, 891000, tzinfo=dt.UTC)
@@ -52,3 +60,11 @@ def test_backoff_grows_exponentially_with_jitter_and_a_ceiling() -> None:
 def test_credentials_never_reach_messages() -> None:
     text = redact("cannot open rtsp://admin:s3cret@10.0.0.5:554/live: refused")
     assert "s3cret" not in text and "rtsp://***@10.0.0.5:554/live" in text
+
+
+def test_a_keyframe_one_target_after_the_start_cuts_despite_rounding() -> None:
+    # A 2 s GOP's keyframe at 1.99999 s (90 kHz RTP timestamps) cuts a 2 s segment.
+    assert should_cut(True, 1.99999, 2.0)
+    assert should_cut(True, 2.5, 2.0)
+    assert not should_cut(False, 2.5, 2.0), "only at a keyframe"
+    assert not should_cut(True, 1.9, 2.0), "not a frame early"

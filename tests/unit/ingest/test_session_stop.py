@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rtcc.ingest.session import CameraSession, CameraSource
@@ -27,10 +26,9 @@ class _Waiting(CameraSession):
 
 async def test_sessions_stop_while_every_executor_worker_is_busy(tmp_path: Path) -> None:
     loop = asyncio.get_running_loop()
-    executor = ThreadPoolExecutor(max_workers=2)
-    loop.set_default_executor(executor)
     release = threading.Event()
-    busy = [loop.run_in_executor(None, release.wait) for _ in range(2)]
+    # More blocked calls than the default executor has workers (at most 32).
+    busy = [loop.run_in_executor(None, release.wait) for _ in range(40)]
     spool = Spool(tmp_path / "spool", reserve_bytes=0)
     sessions = [
         _Waiting(CameraSource(f"cam_{i}", "rtsp://127.0.0.1:9/none"), spool, loop)
@@ -45,4 +43,3 @@ async def test_sessions_stop_while_every_executor_worker_is_busy(tmp_path: Path)
     finally:
         release.set()
         await asyncio.gather(*busy)
-        executor.shutdown()
