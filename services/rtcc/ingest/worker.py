@@ -63,6 +63,7 @@ class IngestWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop`, then give everything back."""
         await self.recorder.start()
+        keeper = asyncio.create_task(self._keep_alive(stop), name="ingest-lease-keeper")
         try:
             while not stop.is_set():
                 try:
@@ -73,7 +74,30 @@ class IngestWorker:
                     self.log.exception("lease_tick_crashed")
                 await self._wait(stop)
         finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
             await self.shutdown()
+
+    async def _keep_alive(self, stop: asyncio.Event) -> None:
+        """The heartbeat and the renewals on their own schedule, doing nothing else.
+
+        A tick also waits on the registry, on sessions starting and on health reports;
+        on a loaded node one tick could outlast the 10 s lease, and every camera of the
+        replica was then lost and retaken (the 100-camera run's churn). This loop keeps
+        the leases whatever the tick is waiting for.
+        """
+        while not stop.is_set():
+            try:
+                await self.leases.heartbeat(self.options.replica_id, INGEST_POOL, self.ttl)
+                await self._renew()
+            except RtccError as exc:  # database away: the tick reports it too
+                self.log.debug("lease_keep_alive_failed", error=str(exc))
+            except Exception:
+                self.log.exception("lease_keep_alive_crashed")
+            try:
+                await asyncio.wait_for(stop.wait(), self.options.tick_s)
+            except TimeoutError:
+                pass
 
     async def _wait(self, stop: asyncio.Event) -> None:
         """Until the next tick, `stop`, or a change of the camera list (acted on at once)."""
@@ -130,23 +154,43 @@ class IngestWorker:
             self.log.warning("camera_directory_unavailable", error=str(exc))
 
     async def _renew(self) -> None:
+        """Renew every held lease in one statement; retake or drop the ones lost.
+
+        Runs from the tick and from the keep-alive loop, which may interleave: a lease
+        released or retaken meanwhile (its entry gone or its epoch changed) is left to
+        whoever changed it.
+        """
         me = self.options.replica_id
         epochs = {camera_id: lease.epoch for camera_id, lease in self.held.items()}
         renewed = await self.leases.renew_many(INGEST_POOL, me, epochs, self.ttl)
-        self.held.update(renewed)
-        for camera_id in [c for c in self.held if c not in renewed]:
+        for camera_id, lease in renewed.items():
+            if self._holds(camera_id, lease.epoch):
+                self.held[camera_id] = lease
+        for camera_id, epoch in epochs.items():
+            if camera_id in renewed or not self._holds(camera_id, epoch):
+                continue
             # Expired (the database was away longer than the lease) but nobody took it:
             # take it again and keep recording, without a gap. Only a camera another
             # replica now holds is stopped here.
             try:
-                self.held[camera_id] = await self.leases.acquire(
+                lease = await self.leases.acquire(
                     camera_id, INGEST_POOL, me, self.ttl, self.options.address
                 )
-                self.log.info("lease_retaken_after_expiry", camera_id=camera_id)
             except FailedPrecondition:
-                self.log.warning("lease_lost", camera_id=camera_id)
-                del self.held[camera_id]
-                await self.recorder.remove((camera_id, 1))
+                if self._holds(camera_id, epoch):
+                    self.log.warning("lease_lost", camera_id=camera_id)
+                    del self.held[camera_id]
+                    await self.recorder.remove((camera_id, 1))
+                continue
+            if camera_id in self.held:
+                self.held[camera_id] = lease
+                self.log.info("lease_retaken_after_expiry", camera_id=camera_id)
+            else:  # released by the tick meanwhile: give it back
+                await self.leases.release(camera_id, INGEST_POOL, me, lease.epoch)
+
+    def _holds(self, camera_id: str, epoch: int) -> bool:
+        held = self.held.get(camera_id)
+        return held is not None and held.epoch == epoch
 
     async def _release(self, camera_id: str, current: Lease | None = None) -> None:
         lease = self.held.pop(camera_id, None)

@@ -257,3 +257,50 @@ async def test_a_replica_restarted_on_its_own_data_takes_its_cameras_back_at_onc
         stop.set()
         await asyncio.gather(task, return_exceptions=True)
         await bus.close()
+
+
+class _StuckDirectory(StaticDirectory):
+    """The registry answering the first call, then hanging (a starved or slow registry)."""
+
+    def __init__(self, sources: list[CameraSource]) -> None:
+        super().__init__(sources)
+        self.calls = 0
+        self.hung = asyncio.Event()
+
+    async def cameras(self) -> list[CameraSource]:
+        self.calls += 1
+        if self.calls > 1:
+            self.hung.set()
+            await asyncio.Event().wait()  # never answers; the tick is stuck here
+        return list(self.sources)
+
+
+async def test_leases_are_kept_while_a_tick_is_stuck_longer_than_the_lease(
+    database: Database, tmp_path: Path, wait_for: Any
+) -> None:
+    cameras = [CameraSource(_camera(), "rtsp://127.0.0.1:9/none") for _ in range(2)]
+    bus = await open_bus("memory://")
+    replica = f"w-{uuid.uuid4().hex[:6]}"
+    worker = _worker(replica, cameras, database, tmp_path, bus)
+    worker.directory = _StuckDirectory(cameras)
+    worker.options = WorkerOptions(replica_id=replica, lease_ttl_s=1.5, tick_s=0.3)
+    store = LeaseStore(database)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await wait_for(lambda: len(worker.held) == 2, within_s=10, what="first tick")
+        first = {c: lease.renew_time for c, lease in worker.held.items()}
+        await worker.directory.hung.wait()
+        # The fault: the tick stays stuck for twice the lease.
+        await asyncio.sleep(3.0)
+        held = {x.camera_id: x for x in await store.unexpired(INGEST_POOL, replica_id=replica)}
+        assert set(held) == {c.camera_id for c in cameras}, "no lease lost while stuck"
+        assert all(held[c].renew_time > first[c] for c in first), "renewed meanwhile"
+        for camera in cameras:
+            with pytest.raises(FailedPrecondition):
+                await store.acquire(camera.camera_id, INGEST_POOL, "other", TTL)
+    finally:
+        stop.set()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await bus.close()
