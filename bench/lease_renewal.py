@@ -15,30 +15,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import importlib.util
 import statistics
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from pathlib import Path
-from typing import Any
+
+from events_search_pg import _servers  # bench/ is on the path when run as a script
 
 from rtcc.backends.database import open_database
 from rtcc.ingest.lease_store import LeaseStore
 from rtcc.ingest.leases import INGEST_POOL
 
-ROOT = Path(__file__).resolve().parents[1]
 TTL = dt.timedelta(seconds=120)  # long enough that the slow way never loses one here
-
-
-def _servers() -> Any:
-    spec = importlib.util.spec_from_file_location("rtcc_servers", ROOT / "infra" / "servers.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 async def _busy(stop: asyncio.Event) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from rtcc.analytics.analysis import CameraAnalyser, CameraSetup, DetectorSet
 from rtcc.analytics.detection import ObjectClass
@@ -101,16 +102,7 @@ async def test_an_event_on_its_way_when_the_camera_stops_is_stored_and_announced
     except asyncio.CancelledError:
         pass
 
-    stored, _ = await store.search_events(
-        EventQuery(T0 - timedelta(minutes=1), T0 + timedelta(minutes=1), frozenset({camera}))
-    )
-    assert [e.id for e in stored] == [event.event.id]
-    async with asyncio.timeout(10):
-        async for message in subscription:
-            await message.ack()
-            if pb.Event.FromString(message.data).id == event.event.id:
-                break
-    await subscription.close()
+    await _stored_once_and_announced(store, subscription, camera, event.event.id)
 
 
 class _FlakyBus:
@@ -146,13 +138,19 @@ async def test_an_event_published_again_after_a_lost_ack_is_stored_once_and_anno
         pass
     await sink.publish(event)  # the pipeline's retry: its rows are already there
 
+    await _stored_once_and_announced(store, subscription, camera, event.event.id)
+
+
+async def _stored_once_and_announced(
+    store: AnalyticsStore, subscription: Any, camera: str, event_id: str
+) -> None:
     stored, _ = await store.search_events(
         EventQuery(T0 - timedelta(minutes=1), T0 + timedelta(minutes=1), frozenset({camera}))
     )
-    assert [e.id for e in stored] == [event.event.id]
+    assert [e.id for e in stored] == [event_id]
     async with asyncio.timeout(10):
         async for message in subscription:
             await message.ack()
-            if pb.Event.FromString(message.data).id == event.event.id:
+            if pb.Event.FromString(message.data).id == event_id:
                 break
     await subscription.close()

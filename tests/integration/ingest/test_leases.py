@@ -259,6 +259,10 @@ async def test_a_replica_restarted_on_its_own_data_takes_its_cameras_back_at_onc
         await bus.close()
 
 
+async def _clock_past(store: LeaseStore, when: dt.datetime) -> bool:
+    return await store.clock() > when
+
+
 class _StuckDirectory(StaticDirectory):
     """The registry answering the first call, then hanging (a starved or slow registry)."""
 
@@ -290,9 +294,14 @@ async def test_leases_are_kept_while_a_tick_is_stuck_longer_than_the_lease(
     try:
         await wait_for(lambda: len(worker.held) == 2, within_s=10, what="first tick")
         first = {c: lease.renew_time for c, lease in worker.held.items()}
+        expiry = max(lease.expire_time for lease in worker.held.values())
         await worker.directory.hung.wait()
-        # The fault: the tick stays stuck for twice the lease.
-        await asyncio.sleep(3.0)
+        # The fault: the tick stays stuck until the database's clock is a whole lease
+        # past when the first leases would have expired without renewals.
+        past = expiry + dt.timedelta(seconds=1.5)
+        await wait_for(
+            lambda: _clock_past(store, past), within_s=10, what="the tick stuck two leases long"
+        )
         held = {x.camera_id: x for x in await store.unexpired(INGEST_POOL, replica_id=replica)}
         assert set(held) == {c.camera_id for c in cameras}, "no lease lost while stuck"
         assert all(held[c].renew_time > first[c] for c in first), "renewed meanwhile"
