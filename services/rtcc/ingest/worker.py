@@ -1,7 +1,7 @@
 """The lease loop: hold a fair share of the cameras and record exactly those.
 
-Every `tick_s` the replica beats its heartbeat, renews its leases, gives back what is
-over its share (or no longer to be recorded), takes free cameras up to its share, and
+Every `tick_s` a keep-alive loop beats the replica's heartbeat and renews its leases;
+on the same period the tick gives back what is over its share (or no longer to be recorded), takes free cameras up to its share, and
 points the recorder at the cameras it holds. With a 10 s lease and a 3 s tick, a dead
 replica's cameras are taken over within about 13 s. Lease times are the database's
 (lease_store.py); leases held under this replica's id by a previous life of it (a
@@ -54,6 +54,7 @@ class IngestWorker:
         self.statuses, self.options = statuses, options
         self.held: dict[str, Lease] = {}
         self._cameras: dict[str, CameraSource] = {}
+        self._live: list[str] = []  # live replicas, as the last heartbeat saw them
         self.log = log.bind(replica_id=options.replica_id)
 
     @property
@@ -88,7 +89,9 @@ class IngestWorker:
         """
         while not stop.is_set():
             try:
-                await self.leases.heartbeat(self.options.replica_id, INGEST_POOL, self.ttl)
+                self._live = await self.leases.heartbeat(
+                    self.options.replica_id, INGEST_POOL, self.ttl
+                )
                 await self._renew()
             except RtccError as exc:  # database away: the tick reports it too
                 self.log.debug("lease_keep_alive_failed", error=str(exc))
@@ -112,10 +115,9 @@ class IngestWorker:
 
     async def tick(self) -> None:
         me = self.options.replica_id
-        live = await self.leases.heartbeat(me, INGEST_POOL, self.ttl)
-        # Renewed first, in one statement, before the registry call (which may wait
-        # seconds); every lease time is the database's own (lease_store.py).
-        await self._renew()
+        # The heartbeat and the renewals are the keep-alive loop's (every lease time is
+        # the database's own, lease_store.py); the tick uses its live list.
+        live = self._live or await self.leases.heartbeat(me, INGEST_POOL, self.ttl)
         await self._refresh_cameras()
         current = {lease.camera_id: lease for lease in await self.leases.unexpired(INGEST_POOL)}
         holders = {camera_id: lease.replica_id for camera_id, lease in current.items()}
@@ -156,9 +158,8 @@ class IngestWorker:
     async def _renew(self) -> None:
         """Renew every held lease in one statement; retake or drop the ones lost.
 
-        Runs from the tick and from the keep-alive loop, which may interleave: a lease
-        released or retaken meanwhile (its entry gone or its epoch changed) is left to
-        whoever changed it.
+        Runs in the keep-alive loop, interleaved with the tick: a lease released or
+        retaken meanwhile (its entry gone or its epoch changed) is left to the tick.
         """
         me = self.options.replica_id
         epochs = {camera_id: lease.epoch for camera_id, lease in self.held.items()}
