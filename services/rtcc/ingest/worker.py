@@ -1,8 +1,9 @@
 """The lease loop: hold a fair share of the cameras and record exactly those.
 
 Every `tick_s` a keep-alive loop beats the replica's heartbeat and renews its leases;
-on the same period the tick gives back what is over its share (or no longer to be recorded), takes free cameras up to its share, and
-points the recorder at the cameras it holds. With a 10 s lease and a 3 s tick, a dead
+on the same period the tick gives back what is over its share (or no longer to be
+recorded), takes free cameras up to its share, and points the recorder at the cameras
+it holds. With a 10 s lease and a 3 s tick, a dead
 replica's cameras are taken over within about 13 s. Lease times are the database's
 (lease_store.py); leases held under this replica's id by a previous life of it (a
 restart on the same data) are taken back at the first tick.
