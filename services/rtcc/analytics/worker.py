@@ -216,6 +216,7 @@ class AnalyticsWorker:
     async def _camera(self, config: pb.DetectorConfig, lease: Any) -> None:
         renewing = asyncio.create_task(self._renew(config.camera_id, lease.epoch))
         try:
+            await self._reannounce(config.camera_id)
             while not renewing.done():
                 await self._run_pipeline(config)
                 await asyncio.sleep(self._retry_s)
@@ -223,6 +224,18 @@ class AnalyticsWorker:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await renewing
+
+    async def _reannounce(self, camera_id: str) -> None:
+        """Events a previous holder stored but was killed before announcing (sink.py)."""
+        reannounce = getattr(self._sink, "reannounce", None)
+        if reannounce is None:
+            return
+        try:
+            sent = await reannounce(camera_id)
+        except (RtccError, OSError) as exc:  # the bus or database away: not fatal
+            log.warning("analytics_reannounce_failed", camera_id=camera_id, error=str(exc)[:200])
+            return
+        log.debug("analytics_events_reannounced", camera_id=camera_id, events=sent)
 
     async def _run_pipeline(self, config: pb.DetectorConfig) -> None:
         camera_id = config.camera_id

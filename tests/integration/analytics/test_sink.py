@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -154,3 +155,55 @@ async def _stored_once_and_announced(
             if pb.Event.FromString(message.data).id == event_id:
                 break
     await subscription.close()
+
+
+class _DeadBus:
+    """A bus the replica dies on: the publish never reaches the server (SIGKILL between
+    storing an event and announcing it)."""
+
+    async def publish(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ConnectionError("the replica was killed")
+
+
+async def test_the_next_holder_announces_what_a_killed_holder_stored_and_nothing_twice(
+    database: Database, object_store: ObjectStore, bus: EventBus
+) -> None:
+    camera = f"cam_{secrets.token_hex(6)}"
+    collected = CollectingSink()
+    analyser = CameraAnalyser(CameraSetup(camera, "org_1"), DetectorSet(objects=BlobDetector()))
+    await CameraPipeline(analyser, collected, queue_size=50).run(_frames(frames([CAR], 2.0)))
+    announced = collected.events[0]
+    later = dataclasses.replace(
+        announced.event,
+        id=new_id("evt"),
+        event_time=announced.event.event_time + timedelta(seconds=1),
+    )
+    orphan = dataclasses.replace(announced, event=later)
+    subscription = await bus.subscribe(BUS_SUBJECT, durable=new_id("test").replace("_", "-"))
+    store = AnalyticsStore(database)
+    await StoringSink(store, object_store, bus).publish(announced)
+    dying = StoringSink(store, object_store, _DeadBus())  # type: ignore[arg-type]
+    try:
+        await dying.publish(orphan)
+        raise AssertionError("the dying replica's publish should fail")
+    except ConnectionError:
+        pass
+
+    taker = StoringSink(store, object_store, bus)
+    sent = await taker.reannounce(camera, now=orphan.event.event_time + timedelta(seconds=15))
+    assert sent == 2
+    marker = new_id("evt")
+    await bus.publish(BUS_SUBJECT, pb.Event(id=marker, camera_id=camera).SerializeToString())
+
+    seen: list[str] = []
+    async with asyncio.timeout(10):
+        async for message in subscription:
+            await message.ack()
+            event = pb.Event.FromString(message.data)
+            if event.camera_id != camera:
+                continue
+            if event.id == marker:
+                break
+            seen.append(event.id)
+    await subscription.close()
+    assert sorted(seen) == sorted([announced.event.id, orphan.event.id])  # each once
