@@ -93,7 +93,13 @@ async def test_a_sixteen_tile_wall_shows_video_in_every_tile_over_one_connection
     await tiles_decode(page, TILES)
     assert await page.evaluate("window.rtccWall.fallback") is None
     assert await page.evaluate("new Set(window.rtcc.players.map((p) => p.pc)).size") == 1
-    assert await page.locator("#tiles .tile.playing").count() == TILES
+
+    # A tile turns "playing" on its video's loadeddata event, which Chromium may fire
+    # a moment after the decoder's first frame shows in the connection's statistics.
+    async def all_playing() -> bool:
+        return bool(await page.locator("#tiles .tile.playing").count() == TILES)
+
+    await wait_until(all_playing, 10)
     shown = await page.evaluate("window.rtccWall.tiles.map((t) => t.cameraId)")
     assert sorted(shown) == sorted(demo.camera_ids)
 
