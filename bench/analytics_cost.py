@@ -35,6 +35,7 @@ import numpy as np
 from rtcc.analytics import quality
 from rtcc.analytics.analysis import CameraAnalyser, CameraSetup, DetectorSet
 from rtcc.analytics.detection import Box, Detection, Frame, ObjectClass
+from rtcc.analytics.detectors import runtimes
 from rtcc.analytics.detectors.motion import MotionDetector
 from rtcc.analytics.detectors.objects import YoloTinyDetector
 from rtcc.analytics.gating import DetectionGate
@@ -93,41 +94,35 @@ def quiet_scene(background: Frame, seconds: float) -> list[tuple[datetime, Frame
     return out
 
 
-def modes(yolo: YoloTinyDetector, tiles: YoloTinyDetector) -> dict[str, Callable[[], DetectorSet]]:
-    return {
-        "whole frame, every frame": lambda: DetectorSet(objects=yolo),
-        "before: motion gate, whole frame": lambda: DetectorSet(MotionDetector(), yolo),
-        "after: regions + rate (defaults)": lambda: DetectorSet(
-            MotionDetector(), yolo, gate=DetectionGate(AnalyticsSettings(), [tiles])
-        ),
+def modes(
+    yolo: YoloTinyDetector, tiles: YoloTinyDetector, before: bool
+) -> dict[str, Callable[[], DetectorSet]]:
+    out: dict[str, Callable[[], DetectorSet]] = {
+        "whole frame, every frame": lambda: DetectorSet(objects=yolo)
     }
+    if before:
+        out["before: motion gate, whole frame"] = lambda: DetectorSet(MotionDetector(), yolo)
+    out["after: regions + rate (defaults)"] = lambda: DetectorSet(
+        MotionDetector(), yolo, gate=DetectionGate(AnalyticsSettings(), [tiles])
+    )
+    return out
 
 
-def forward_costs(yolo: YoloTinyDetector, frame: Frame) -> list[tuple[str, float]]:
-    """CPU ms per frame of one forward pass, alone and batched (blobFromImages)."""
-    net = yolo._net  # measuring the net itself
-    names = net.getUnconnectedOutLayersNames()
+def forward_costs(runtime: str, frame: Frame, tile: int) -> list[tuple[str, float]]:
+    """CPU ms of one forward pass of the network alone, whole frame and tile."""
     rows = []
-    for label, size, n in (
-        ("416x416, 1 frame per forward", 416, 1),
-        ("416x416, 2 frames per forward (batched)", 416, 2),
-        ("416x416, 4 frames per forward (batched)", 416, 4),
-        ("160x160 tile, 1 per forward", 160, 1),
-    ):
-        blob = cv2.dnn.blobFromImages([frame] * n, 1 / 255.0, (size, size), swapRB=True)
-        net.setInput(blob)
-        net.forward(names)  # the shape change (re-allocation) is not part of the figure
-        started, runs = time.process_time(), 6
+    for label, size in (("416x416 whole frame", 416), (f"{tile}x{tile} tile", tile)):
+        net = YoloTinyDetector(input_size=size, runtime=runtime)._net  # the network itself
+        blob = cv2.dnn.blobFromImage(frame, 1 / 255.0, (size, size), swapRB=True)
+        net.run(blob)  # first-call allocation is not part of the figure
+        started, runs = time.process_time(), 10
         for _ in range(runs):
-            net.setInput(blob)
-            net.forward(names)
-        rows.append((label, (time.process_time() - started) / runs / n * 1000))
-    net.setInput(cv2.dnn.blobFromImage(frame, 1 / 255.0, (416, 416), swapRB=True))
-    net.forward(names)
+            net.run(blob)
+        rows.append((label, (time.process_time() - started) / runs * 1000))
     return rows
 
 
-def main(limit: int | None) -> None:
+def main(limit: int | None, runtimes_wanted: list[str]) -> None:
     cv2.setNumThreads(1)
     truth = quality.load_truth()
     last = None if limit is None else (limit - 1) * quality.STEP
@@ -135,52 +130,72 @@ def main(limit: int | None) -> None:
     background = np.median(np.stack([f for _, f in busy[:: max(1, len(busy) // 40)]]), axis=0)
     quiet = quiet_scene(background.astype(np.uint8), 60.0)
     settings = AnalyticsSettings()
-    yolo = YoloTinyDetector(input_size=settings.input_size)
-    tiles = YoloTinyDetector(input_size=settings.tile_input)
-    if not yolo.status().ready:
-        raise SystemExit(f"YOLOv3-tiny unavailable: {yolo.status().reason}")
+    present = [r for r in runtimes_wanted if runtimes.installed(r)]
+    missing = sorted(set(runtimes_wanted) - set(present))
     print(
         f"one thread, CPU time (process time) per frame offered at {FPS:g} fps; "
         f"busy: vtest.avi {busy[0][1].shape[1]}x{busy[0][1].shape[0]}, {len(busy)} frames; "
-        f"quiet: 60 s background + noise"
+        f"quiet: 60 s background + noise; runtimes {', '.join(present)}"
+        + (f" ({', '.join(missing)} not installed)" if missing else "")
     )
     print(
-        "| mode | scene | CPU ms / frame | cameras / core at 5 fps | full / region / idle / "
-        "rate-skipped frames | person P / R (detections) | P / R (tracks) |"
+        "| runtime | mode | scene | CPU ms / frame | cameras / core at 5 fps | full / region / "
+        "idle / rate-skipped frames | person P / R (detections) | P / R (tracks) |"
     )
-    print("|---|---|---:|---:|---|---|---|")
-    for name, make in modes(yolo, tiles).items():
-        for scene, frames in (("busy (vtest)", busy), ("quiet", quiet)):
-            analyser = Recording(make())
-            analyser.run(frames)
-            per_frame = analyser.cpu_s / analyser.offered
-            gate = analyser.detectors.gate
-            if gate is not None:
-                g = gate.stats
-                counts = f"{g.full_frames} / {g.region_frames} / {g.idle_frames} / {g.rate_skipped}"
-            else:
-                counts = f"{analyser.stats.frames - analyser.stats.idle_skipped} / 0 / "
-                counts += f"{analyser.stats.idle_skipped} / 0"
-            if scene.startswith("busy"):
-                p1, r1 = scores(analyser.detected, truth)
-                p2, r2 = scores(analyser.tracked, truth)
-                quality_cells = f"{p1:.3f} / {r1:.3f} | {p2:.3f} / {r2:.3f}"
-            else:
-                found = sum(len(b) for b in analyser.detected.values())
-                quality_cells = f"{found} boxes (none true) | -"
-            cameras = 1.0 / (FPS * per_frame)
-            print(
-                f"| {name} | {scene} | {per_frame * 1000:.1f} | {cameras:.1f} | {counts} | "
-                f"{quality_cells} |"
-            )
+    print("|---|---|---|---:|---:|---|---|---|")
+    forward: dict[str, list[tuple[str, float]]] = {}
+    for runtime in present:
+        yolo = YoloTinyDetector(input_size=settings.input_size, runtime=runtime)
+        tiles = YoloTinyDetector(input_size=settings.tile_input, runtime=runtime)
+        if not yolo.status().ready:
+            raise SystemExit(f"YOLOv3-tiny unavailable on {runtime}: {yolo.status().reason}")
+        for name, make in modes(yolo, tiles, before=runtime == "opencv").items():
+            for scene, frames in (("busy (vtest)", busy), ("quiet", quiet)):
+                print(f"| {runtime} | {name} | {scene} | " + row(make(), scene, frames, truth))
+        forward[runtime] = forward_costs(runtime, busy[0][1], settings.tile_input)
     print()
-    print("| cv2.dnn forward pass (YOLOv3-tiny, one thread) | CPU ms per frame |")
-    print("|---|---:|")
-    for label, ms in forward_costs(yolo, busy[0][1]):
-        print(f"| {label} | {ms:.1f} |")
+    print("| forward pass (YOLOv3-tiny, one thread) | " + " | ".join(forward) + " |")
+    print("|---|" + "---:|" * len(forward))
+    labels = [label for label, _ in next(iter(forward.values()), [])]
+    for i, label in enumerate(labels):
+        cells = " | ".join(f"{forward[r][i][1]:.1f}" for r in forward)
+        print(f"| {label}, CPU ms | {cells} |")
+
+
+def row(
+    detectors: DetectorSet,
+    scene: str,
+    frames: list[tuple[datetime, Frame]],
+    truth: quality.Truth,
+) -> str:
+    analyser = Recording(detectors)
+    analyser.run(frames)
+    per_frame = analyser.cpu_s / analyser.offered
+    gate = analyser.detectors.gate
+    if gate is not None:
+        g = gate.stats
+        counts = f"{g.full_frames} / {g.region_frames} / {g.idle_frames} / {g.rate_skipped}"
+    else:
+        counts = f"{analyser.stats.frames - analyser.stats.idle_skipped} / 0 / "
+        counts += f"{analyser.stats.idle_skipped} / 0"
+    if scene.startswith("busy"):
+        p1, r1 = scores(analyser.detected, truth)
+        p2, r2 = scores(analyser.tracked, truth)
+        quality_cells = f"{p1:.3f} / {r1:.3f} | {p2:.3f} / {r2:.3f}"
+    else:
+        found = sum(len(b) for b in analyser.detected.values())
+        quality_cells = f"{found} boxes (none true) | -"
+    cameras = 1.0 / (FPS * per_frame)
+    return f"{per_frame * 1000:.1f} | {cameras:.1f} | {counts} | {quality_cells} |"
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200, help="busy frames (398: all)")
-    main(parser.parse_args().frames)
+    parser.add_argument(
+        "--runtimes",
+        default="opencv,onnxruntime,openvino",
+        help="comma-separated: which runtimes run the network (default all three)",
+    )
+    args = parser.parse_args()
+    main(args.frames, [r.strip() for r in args.runtimes.split(",") if r.strip()])

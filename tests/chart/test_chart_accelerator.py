@@ -15,9 +15,12 @@ def _analytics(chart: Chart, sets: list[str]) -> dict[str, Any]:
     return container
 
 
+def _env(container: dict[str, Any]) -> dict[str, str | None]:
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
 def _provider(container: dict[str, Any]) -> str | None:
-    env = {e["name"]: e.get("value") for e in container.get("env", [])}
-    return env.get("RTCC_ANALYTICS__EXECUTION_PROVIDER")
+    return _env(container).get("RTCC_ANALYTICS__EXECUTION_PROVIDER")
 
 
 def test_analytics_runs_on_the_cpu_without_gpus(chart: Chart) -> None:
@@ -42,3 +45,13 @@ def test_a_wrong_provider_is_refused(chart: Chart) -> None:
         [chart.scenario("default-values")], ["analytics.accelerator.executionProvider=tpu"]
     )
     assert "executionProvider" in error
+
+
+def test_the_object_runtime_is_the_services_default_unless_set(chart: Chart) -> None:
+    assert "RTCC_ANALYTICS__OBJECT_RUNTIME" not in _env(_analytics(chart, []))
+    pinned = _analytics(chart, ["analytics.accelerator.objectRuntime=onnxruntime"])
+    assert _env(pinned)["RTCC_ANALYTICS__OBJECT_RUNTIME"] == "onnxruntime"
+    error = chart.render_error(
+        [chart.scenario("default-values")], ["analytics.accelerator.objectRuntime=tensorrt"]
+    )
+    assert "objectRuntime" in error

@@ -135,6 +135,10 @@ spec:
             # Where detectors run; a pod that requests GPUs uses them (auto).
             - name: RTCC_ANALYTICS__EXECUTION_PROVIDER
               value: {{ .executionProvider | default (ternary "auto" "cpu" (gt (int .gpus) 0)) | quote }}
+            {{- if .objectRuntime }}
+            - name: RTCC_ANALYTICS__OBJECT_RUNTIME
+              value: {{ .objectRuntime | quote }}
+            {{- end }}
             {{- end }}
             # Finish draining before Kubernetes' grace period runs out.
             - name: RTCC_DRAIN_GRACE_S

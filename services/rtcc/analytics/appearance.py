@@ -11,6 +11,7 @@ so the whole vector sums to 2. A box's outer 10% on each side is left out (backg
 from __future__ import annotations
 
 import base64
+import math
 from typing import Any
 
 import cv2
@@ -58,11 +59,12 @@ def _half(hsv: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
 
 def distance(a: Appearance, b: Appearance) -> float:
     """Mean Bhattacharyya (Hellinger) distance of the two halves: 0 alike .. 1 disjoint."""
-    total = 0.0
-    for part in (slice(0, HALF), slice(HALF, SIZE)):
-        coefficient = float(np.sqrt(np.clip(a[part], 0, None) * np.clip(b[part], 0, None)).sum())
-        total += float(np.sqrt(max(0.0, 1.0 - min(1.0, coefficient))))
-    return total / 2
+    # One pass over both halves (the tracker calls this ~40 times a frame).
+    top, bottom = np.sqrt(np.maximum(a, 0) * np.maximum(b, 0)).reshape(2, HALF).sum(axis=1)
+    return (
+        math.sqrt(max(0.0, 1.0 - min(1.0, float(top))))
+        + math.sqrt(max(0.0, 1.0 - min(1.0, float(bottom))))
+    ) / 2
 
 
 def blend(old: Appearance | None, new: Appearance | None, weight: float = 0.2) -> Appearance | None:

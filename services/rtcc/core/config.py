@@ -342,6 +342,10 @@ class AnalyticsSettings(BaseModel):
     quiet_after_s: float = Field(default=5.0, ge=0, le=3600)
     # Where detectors run: cpu; auto (CUDA, then OpenVINO, when present); cuda; openvino.
     execution_provider: Literal["cpu", "auto", "cuda", "openvino"] = "cpu"
+    # What runs the object detector's network: auto (ONNX Runtime when the placement is
+    # CUDA, else OpenVINO, else ONNX Runtime, else OpenCV's dnn, the first installed);
+    # openvino, onnxruntime or opencv ask for one (falling back the same way).
+    object_runtime: Literal["auto", "openvino", "onnxruntime", "opencv"] = "auto"
     # Instances of each model per process, shared by all its cameras (one per call that
     # can run at once: about the pod's cores). Memory grows with this, not with cameras.
     model_instances: int = Field(default=2, ge=1, le=64)

