@@ -108,12 +108,12 @@ def modes(
     return out
 
 
-def forward_costs(runtime: str, frame: Frame, tile: int) -> list[tuple[str, float]]:
+def forward_costs(runtime: str, precision: str, frame: Frame, tile: int) -> list[tuple[str, float]]:
     """CPU ms of one forward pass of the network alone, whole frame and tile."""
     rows = []
     for label, size in (("416x416 whole frame", 416), (f"{tile}x{tile} tile", tile)):
-        net = YoloTinyDetector(input_size=size, runtime=runtime)._net  # the network itself
-        blob = cv2.dnn.blobFromImage(frame, 1 / 255.0, (size, size), swapRB=True)
+        net = YoloTinyDetector(input_size=size, runtime=runtime, precision=precision)._net
+        blob = runtimes.to_blob(frame, size)
         net.run(blob)  # first-call allocation is not part of the figure
         started, runs = time.process_time(), 10
         for _ in range(runs):
@@ -130,7 +130,7 @@ def main(limit: int | None, runtimes_wanted: list[str]) -> None:
     background = np.median(np.stack([f for _, f in busy[:: max(1, len(busy) // 40)]]), axis=0)
     quiet = quiet_scene(background.astype(np.uint8), 60.0)
     settings = AnalyticsSettings()
-    present = [r for r in runtimes_wanted if runtimes.installed(r)]
+    present = [r for r in runtimes_wanted if runtimes.installed(r.split(":")[0])]
     missing = sorted(set(runtimes_wanted) - set(present))
     print(
         f"one thread, CPU time (process time) per frame offered at {FPS:g} fps; "
@@ -144,15 +144,23 @@ def main(limit: int | None, runtimes_wanted: list[str]) -> None:
     )
     print("|---|---|---|---:|---:|---|---|---|")
     forward: dict[str, list[tuple[str, float]]] = {}
-    for runtime in present:
-        yolo = YoloTinyDetector(input_size=settings.input_size, runtime=runtime)
-        tiles = YoloTinyDetector(input_size=settings.tile_input, runtime=runtime)
-        if not yolo.status().ready:
-            raise SystemExit(f"YOLOv3-tiny unavailable on {runtime}: {yolo.status().reason}")
+    for wanted in present:
+        runtime, _, precision = wanted.partition(":")
+        precision = precision or "native"
+        yolo = YoloTinyDetector(
+            input_size=settings.input_size, runtime=runtime, precision=precision
+        )
+        tiles = YoloTinyDetector(
+            input_size=settings.tile_input, runtime=runtime, precision=precision
+        )
+        if not yolo.status().ready or yolo._net.fallback:
+            reason = yolo.status().reason or yolo._net.fallback
+            raise SystemExit(f"YOLOv3-tiny unavailable on {wanted}: {reason}")
+        label = f"{runtime} {yolo.precision}"
         for name, make in modes(yolo, tiles, before=runtime == "opencv").items():
             for scene, frames in (("busy (vtest)", busy), ("quiet", quiet)):
-                print(f"| {runtime} | {name} | {scene} | " + row(make(), scene, frames, truth))
-        forward[runtime] = forward_costs(runtime, busy[0][1], settings.tile_input)
+                print(f"| {label} | {name} | {scene} | " + row(make(), scene, frames, truth))
+        forward[label] = forward_costs(runtime, precision, busy[0][1], settings.tile_input)
     print()
     print("| forward pass (YOLOv3-tiny, one thread) | " + " | ".join(forward) + " |")
     print("|---|" + "---:|" * len(forward))
@@ -194,8 +202,8 @@ if __name__ == "__main__":
     parser.add_argument("--frames", type=int, default=200, help="busy frames (398: all)")
     parser.add_argument(
         "--runtimes",
-        default="opencv,onnxruntime,openvino",
-        help="comma-separated: which runtimes run the network (default all three)",
+        default="opencv,onnxruntime,openvino:native,openvino:int8",
+        help="comma-separated runtime[:precision] that run the network (default: all)",
     )
     args = parser.parse_args()
     main(args.frames, [r.strip() for r in args.runtimes.split(",") if r.strip()])

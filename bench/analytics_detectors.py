@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from rtcc.analytics.detection import Detection, ObjectClass
+from rtcc.analytics.detectors import runtimes
 from rtcc.analytics.detectors.faces import FaceDetector
 from rtcc.analytics.detectors.motion import MotionDetector
 from rtcc.analytics.detectors.objects import YoloTinyDetector
@@ -83,6 +84,8 @@ def main(n: int) -> None:
     cv2.setNumThreads(1)
     frames = [street(shift=(i % 20) * 4) for i in range(20)]
     motion, yolo = MotionDetector(), YoloTinyDetector()
+    # The service's default (analytics.object_runtime / object_precision = auto).
+    served = YoloTinyDetector(runtime=runtimes.resolve("auto"), precision="auto")
     plates, faces = PlateDetector(), FaceDetector()
 
     def at(i: int) -> np.ndarray:
@@ -91,7 +94,12 @@ def main(n: int) -> None:
     rows = [
         ("anchor: JPEG encode (quality 80)", lambda i: cv2.imencode(".jpg", at(i)), ""),
         ("motion (MOG2 at 320 px)", lambda i: motion.detect(at(i)), "every frame"),
-        ("objects: YOLOv3-tiny 416x416", lambda i: yolo.detect(at(i)), "people + vehicles"),
+        ("objects: YOLOv3-tiny 416x416, cv2.dnn", lambda i: yolo.detect(at(i)), "reference"),
+        (
+            f"objects: YOLOv3-tiny 416x416, {served.runtime} {served.precision}",
+            lambda i: served.detect(at(i)),
+            "service default",
+        ),
         ("plates: RapidOCR in a car box", lambda i: plates.detect_in(at(0), [CAR_BOX]), "per car"),
         ("plates: RapidOCR whole frame", lambda i: plates.detect(at(0)), "no vehicle box"),
         ("faces: yuface (libfacedetection)", lambda i: faces.detect(at(i)), "every frame"),
@@ -102,7 +110,7 @@ def main(n: int) -> None:
     print(f"|{'-' * 42}|---------|---------|----------|{'-' * 26}|")
     for name, run, note in rows:
         print(row(name, measure(run, n), note))
-    for detector in (yolo, plates, faces):
+    for detector in (yolo, served, plates, faces):
         if not detector.status().ready:
             print(f"{detector.name}: UNAVAILABLE: {detector.status().reason}")
 

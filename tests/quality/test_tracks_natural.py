@@ -1,11 +1,12 @@
 """Reduced natural-footage harness (bench/analytics_tracks.py is the full one).
 
 The first 40 s of vtest.avi (real people on a campus road, 5 fps, 200 frames) through
-YOLOv3-tiny at the service's setting, then the tracker with and without
-re-association, scored against the hand-reviewed truth with py-motmetrics/TrackEval.
-Thresholds sit a little below what was measured (docs/investigations.md), so a change
-that makes tracks worse fails here. The footage must be installed
-(infra/install-footage.sh, run by `make venv`): missing footage fails, never skips.
+YOLOv3-tiny at the service's setting (and on cv2.dnn, the reference), then the tracker
+with and without re-association, scored against the hand-reviewed truth with
+py-motmetrics/TrackEval. Thresholds sit a little below what was measured
+(docs/investigations.md), so a change that makes tracks worse fails here. The footage
+must be installed (infra/install-footage.sh, run by `make venv`): missing footage
+fails, never skips.
 """
 
 from __future__ import annotations
@@ -15,15 +16,29 @@ from pathlib import Path
 import pytest
 
 from rtcc.analytics import quality
+from rtcc.analytics.detectors import runtimes
 from rtcc.analytics.detectors.objects import YoloTinyDetector
 
 LAST_FRAME = 398  # source frames 0..398 (40 s), even frames only
 
 
-@pytest.fixture(scope="module")
-def detected(tmp_path_factory: pytest.TempPathFactory) -> list[quality.FrameDetections]:
+# The service's setting (OpenVINO, INT8 where installed: the defaults of
+# analytics.object_runtime / object_precision) and cv2.dnn's reference run.
+DETECTORS = {
+    "service": lambda: YoloTinyDetector(runtime=runtimes.resolve("auto"), precision="auto"),
+    "cv2.dnn": YoloTinyDetector,
+}
+
+
+@pytest.fixture(scope="module", params=list(DETECTORS))
+def detected(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> list[quality.FrameDetections]:
     cache = Path(tmp_path_factory.mktemp("quality"))
-    return quality.cached_detect("test-yolo-416", YoloTinyDetector, cache, last_frame=LAST_FRAME)
+    name = str(request.param)
+    return quality.cached_detect(
+        f"test-yolo-416-{name}", DETECTORS[name], cache, last_frame=LAST_FRAME
+    )
 
 
 @pytest.fixture(scope="module")

@@ -346,6 +346,10 @@ class AnalyticsSettings(BaseModel):
     # CUDA, else OpenVINO, else ONNX Runtime, else OpenCV's dnn, the first installed);
     # openvino, onnxruntime or opencv ask for one (falling back the same way).
     object_runtime: Literal["auto", "openvino", "onnxruntime", "opencv"] = "auto"
+    # On OpenVINO: auto (the INT8 model `make venv` / the image build quantized, when it
+    # is there; else native), int8 (the same, warning when it is missing) or native
+    # (bf16 / f32, as the CPU computes best). detectors/quantize.py.
+    object_precision: Literal["auto", "int8", "native"] = "auto"
     # Instances of each model per process, shared by all its cameras (one per call that
     # can run at once: about the pod's cores). Memory grows with this, not with cameras.
     model_instances: int = Field(default=2, ge=1, le=64)

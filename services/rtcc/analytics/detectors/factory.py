@@ -59,6 +59,7 @@ def build_detectors(
         runtime = runtimes.resolve(
             settings.object_runtime, cuda=place.onnx_cuda, dnn_cuda=place.name == "cuda"
         )
+        precision = settings.object_precision
         if settings.object_runtime not in ("auto", runtime):
             log.warning(
                 "analytics_object_runtime_fallback",
@@ -69,10 +70,10 @@ def build_detectors(
 
         def yolo(size: int) -> SharedDetector:
             return shared(
-                ("yolo", size, runtime, backend, target, providers),
+                ("yolo", size, runtime, precision, backend, target, providers),
                 lambda: YoloTinyDetector(
                     input_size=size, backend=backend, target=target, runtime=runtime,
-                    providers=providers,
+                    providers=providers, precision=precision,
                 ),
                 n,
             )  # fmt: skip

