@@ -43,6 +43,7 @@ def test_recording_and_analytics_cores_follow_the_measured_costs() -> None:
     )
     per_frame = max(
         model.ANALYTICS_CORE_S_PER_FRAME,
+        model.ANALYTICS_BUSY_CORE_S_PER_FRAME,
         1 / model.DETECT_FPS_PER_CORE + 1 / model.MOTION_FPS_PER_CORE,
     )
     assert analytics.cores == pytest.approx(200 * 5 * per_frame)
