@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from rtcc.analytics.detection import ObjectClass
+from rtcc.analytics.detectors import runtimes
 from rtcc.analytics.detectors.objects import YoloTinyDetector
 from rtcc.analytics.detectors.plates import PlateDetector
 from rtcc.sim.footage import FOOTAGE_FPS
@@ -41,8 +42,12 @@ def frames(path: Path, seconds: list[float]) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def detectors() -> tuple[YoloTinyDetector, PlateDetector]:
-    objects, plates = YoloTinyDetector(), PlateDetector()
+    # The service's default object detector (analytics.object_runtime / object_precision
+    # auto: OpenVINO INT8 here), as `make run` runs it.
+    objects = YoloTinyDetector(runtime=runtimes.resolve("auto"), precision="auto")
+    plates = PlateDetector()
     assert objects.status().ready and plates.status().ready
+    assert objects.runtime == "openvino" and objects.precision == "int8"
     return objects, plates
 
 
