@@ -7,9 +7,9 @@ Runtime run the graph `darknet_onnx` builds from the darknet files; each instanc
 on one thread (the process parallelises across cameras, detectors/shared.py).
 
 Measured by ``bench/analytics_cost.py`` on the 2-core development VM (YOLOv3-tiny at
-416 px, one thread, a forward pass): cv2.dnn ~68 ms, ONNX Runtime ~33, OpenVINO ~17
+416 px, one thread, a forward pass): cv2.dnn ~52-68 ms, ONNX Runtime ~31, OpenVINO ~15
 in its native precision (bfloat16 where the CPU has it, e.g. AVX512-BF16; f32
-otherwise) and ~12 in INT8 (the model detectors/quantize.py makes at install).
+otherwise) and ~11 in INT8 (the model detectors/quantize.py makes at install).
 """
 
 from __future__ import annotations
