@@ -1,8 +1,9 @@
 """Choose the tracker's re-association thresholds on natural footage (grid search).
 
 Tuned on the first half of vtest.avi (source frames 0-396), checked on the second half
-(398-794), which the search never sees. Detections: YOLOv3-tiny at 416 (the service's
-setting), cached under var/quality. The objective is IDF1 on the tuning half; ties go to
+(398-794), which the search never sees. Detections: YOLOv3-tiny at 416, the service's
+setting (OpenVINO INT8; `--detector cv2.dnn` for the earlier one), cached under
+var/quality. The objective is IDF1 on the tuning half; ties go to
 fewer tracks per person. Output (stable table) is recorded in
 bench/data/tracker-grid.txt; the chosen values are ByteTracker's defaults. Earlier
 rounds (also on the tuning half) fixed the ranges: a gate of 0.3-1.0 or re-association
@@ -22,15 +23,27 @@ from pathlib import Path
 import cv2
 
 from rtcc.analytics import quality
+from rtcc.analytics.detectors import runtimes
 from rtcc.analytics.detectors.objects import YoloTinyDetector
 
 CACHE = Path("var/quality")
 HALF = 396
 
 
-def main(quick: bool) -> None:
+DETECTORS = {
+    # the service's default (analytics.object_runtime / object_precision = auto)
+    "service": (
+        "yolov3-tiny-416-0.35-ov-int8",
+        lambda: YoloTinyDetector(runtime=runtimes.resolve("auto"), precision="auto"),
+    ),
+    "cv2.dnn": ("yolov3-tiny-416-0.35", YoloTinyDetector),  # the detector until 2026-12-04
+}
+
+
+def main(quick: bool, detector: str) -> None:
     cv2.setNumThreads(1)
-    detected = quality.cached_detect("yolov3-tiny-416-0.35", YoloTinyDetector, CACHE)
+    key, make_detector = DETECTORS[detector]
+    detected = quality.cached_detect(key, make_detector, CACHE)
     truth = quality.load_truth()
     tune = [f for f in detected if f.index <= HALF]
     check = [f for f in detected if f.index > HALF]
@@ -78,4 +91,6 @@ def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    main(parser.parse_args().quick)
+    parser.add_argument("--detector", choices=list(DETECTORS), default="service")
+    args = parser.parse_args()
+    main(args.quick, args.detector)

@@ -38,8 +38,9 @@ RECORD_CORES_PER_MBIT = 0.002
 # process's, shared by its cameras (analytics.model_instances sets of them, 2 by
 # default: YOLOv3-tiny 416 + its 128 px tile net + the plate OCR measured 320 MiB a
 # set on OpenVINO INT8, the OpenVINO runtime itself included; 480 on cv2.dnn in the
-# same session, 432 when first measured), plus each analysed camera's own state (motion model, tracker, frame queue:
-# assumed 20 MiB). Before sharing, each camera held its own set (441 MiB a camera).
+# same session, 432 when first measured), plus each analysed camera's own state
+# (motion model, tracker, frame queue: assumed 20 MiB). Before sharing, each camera
+# held its own set (441 MiB a camera).
 # 2026-12-04, 20 cameras, 10 analysed at 1 fps, YOLOv3-tiny on OpenVINO INT8 (the
 # default): 17 ms; the same run on cv2.dnn 59 ms (the earlier 10-camera runs on cv2.dnn:
 # 75 and 91). The simulator's scenes, the frame transport from ingest included.

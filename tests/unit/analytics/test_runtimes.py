@@ -259,3 +259,25 @@ def test_the_input_blob_is_cv2_dnns(size: int, street: np.ndarray) -> None:
     odd = street[3:301, 5:207]  # a tile's crop: not contiguous
     theirs = cv2.dnn.blobFromImage(odd, 1 / 255.0, (size, size), swapRB=True)
     assert np.abs(runtimes.to_blob(odd, size) - theirs).max() < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("provider", "devices", "expected"),
+    [
+        ("cpu", ("CPU", "GPU"), "CPU"),  # the default pins every model to the CPU
+        ("auto", ("CPU", "GPU.0", "GPU.1"), "GPU.0"),
+        ("openvino", ("CPU", "NPU"), "NPU"),
+        ("auto", ("CPU",), "CPU"),
+        ("cuda", ("CPU", "GPU"), "CPU"),  # CUDA belongs to ONNX Runtime / OpenCV
+    ],
+)
+def test_openvino_takes_an_intel_gpu_only_when_the_placement_allows(
+    provider: str, devices: tuple[str, ...], expected: str
+) -> None:
+    assert runtimes.openvino_device(provider, devices) == expected
+
+
+def test_this_machines_openvino_runs_on_its_cpu() -> None:
+    assert "CPU" in runtimes.openvino_devices()
+    detector = YoloTinyDetector(runtime="openvino", device="CPU")
+    assert detector.status().ready and detector._net.device == "CPU"

@@ -60,6 +60,11 @@ def build_detectors(
             settings.object_runtime, cuda=place.onnx_cuda, dnn_cuda=place.name == "cuda"
         )
         precision = settings.object_precision
+        device = "CPU"
+        if runtime == "openvino":
+            device = runtimes.openvino_device(
+                settings.execution_provider, runtimes.openvino_devices()
+            )
         if settings.object_runtime not in ("auto", runtime):
             log.warning(
                 "analytics_object_runtime_fallback",
@@ -70,10 +75,10 @@ def build_detectors(
 
         def yolo(size: int) -> SharedDetector:
             return shared(
-                ("yolo", size, runtime, precision, backend, target, providers),
+                ("yolo", size, runtime, precision, device, backend, target, providers),
                 lambda: YoloTinyDetector(
                     input_size=size, backend=backend, target=target, runtime=runtime,
-                    providers=providers, precision=precision,
+                    providers=providers, precision=precision, device=device,
                 ),
                 n,
             )  # fmt: skip

@@ -71,13 +71,15 @@ class YoloTinyDetector:
         runtime: str = "opencv",
         providers: Sequence[str] = ("CPUExecutionProvider",),
         precision: str = "native",
+        device: str = "CPU",
     ) -> None:
         # runtime: opencv, onnxruntime or openvino (runtimes.resolve). backend/target:
         # where cv2.dnn runs, providers: ONNX Runtime's (rtcc.analytics.accelerator).
         self._backend, self._target = backend, target
-        # precision: OpenVINO's native (bf16/f32), int8 or auto (runtimes.open_runner).
+        # precision: OpenVINO's native (bf16/f32), int8 or auto (runtimes.open_runner);
+        # device: OpenVINO's (CPU, GPU...: runtimes.openvino_device).
         self._runtime, self._providers = runtime, tuple(providers)
-        self._precision = precision
+        self._precision, self._device = precision, device
         self._size = input_size
         self._min_confidence = min_confidence
         self._nms = nms_threshold
@@ -100,8 +102,8 @@ class YoloTinyDetector:
         try:
             runner = open_runner(
                 self._runtime, patched_cfg(cfg.read_text()), weights.read_bytes(), self._size,
-                precision=self._precision, backend=self._backend, target=self._target,
-                providers=self._providers,
+                precision=self._precision, device=self._device, backend=self._backend,
+                target=self._target, providers=self._providers,
             )  # fmt: skip
         except (ValueError, RuntimeError, ImportError) as exc:  # the runtimes' own errors
             raise ModelMissing(f"{weights} could not be read by {self._runtime}: {exc}") from exc

@@ -155,8 +155,11 @@ class OpenVinoRunner(_GraphRunner):
             model.reshape([1, 3, graph.height, graph.width])
         else:
             model = core.read_model(model=graph.model, weights=ov.Tensor(np.empty(0, np.uint8)))
-        config = {"INFERENCE_NUM_THREADS": 1, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+        if device == "CPU":  # one thread: the process parallelises across cameras
+            config.update(INFERENCE_NUM_THREADS=1, NUM_STREAMS=1)
         self._compiled = core.compile_model(model, device, config)
+        self.device = device
         self._request = self._compiled.create_infer_request()
         self._outputs = [self._compiled.output(h.output) for h in graph.heads]
         hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")  # an ov.Type
@@ -169,6 +172,28 @@ class OpenVinoRunner(_GraphRunner):
         return [self._request.get_tensor(o).data for o in self._outputs]
 
 
+def openvino_devices() -> tuple[str, ...]:
+    """The devices OpenVINO's plugins see here (CPU, GPU, GPU.1, NPU...); () without it."""
+    try:
+        import openvino as ov
+
+        return tuple(ov.Core().available_devices)
+    except (ImportError, RuntimeError):
+        return ()
+
+
+def openvino_device(execution_provider: str, devices: Sequence[str]) -> str:
+    """Where OpenVINO runs for ``analytics.execution_provider``: an Intel GPU (then NPU)
+    when the setting is ``auto`` or ``openvino`` and the machine has one, else the CPU
+    (``cpu`` and ``cuda`` keep it there: CUDA is ONNX Runtime's or OpenCV's)."""
+    if execution_provider in ("auto", "openvino"):
+        for kind in ("GPU", "NPU"):
+            found = next((d for d in devices if d.split(".")[0] == kind), None)
+            if found is not None:
+                return found
+    return "CPU"
+
+
 def open_runner(
     runtime: str,
     cfg: str,
@@ -176,6 +201,7 @@ def open_runner(
     size: int,
     *,
     precision: str = "native",
+    device: str = "CPU",
     backend: int = cv2.dnn.DNN_BACKEND_OPENCV,
     target: int = cv2.dnn.DNN_TARGET_CPU,
     providers: Sequence[str] = ("CPUExecutionProvider",),
@@ -184,8 +210,8 @@ def open_runner(
 
     `precision` (OpenVINO only): ``native`` (bf16 or f32, as the CPU computes best),
     ``int8`` (the quantized model made for these files, if installed) or ``auto`` (INT8
-    when installed, else native). A runner that could not honour ``int8`` says why in
-    its ``fallback``."""
+    when installed, else native). `device`: OpenVINO's (`openvino_device`). A runner
+    that could not honour ``int8`` says why in its ``fallback``."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     if runtime == "opencv":
@@ -198,7 +224,7 @@ def open_runner(
             found = quantize.Installed(None)
             if precision != "native":
                 found = quantize.installed(quantize.source_digest(cfg, weights))
-            runner = OpenVinoRunner(graph, found.path)
+            runner = OpenVinoRunner(graph, found.path, device)
             runner.fallback = found.reason if precision == "int8" else ""
             return runner
     else:
