@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml infra/install-models.sh
 	@touch $@
 
 venv: $(VENV)/.installed ## create the virtualenv and install the package
-	@$(PY) -m rtcc.analytics.detectors.quantize
+	@$(PY) -m rtcc.analytics.detectors.quantize || echo "quantize: failed (above); YOLO runs in OpenVINO's native precision until it succeeds"
 
 proto: venv ## generate Python code from protos/
 	@bash infra/proto.sh
