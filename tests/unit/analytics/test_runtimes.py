@@ -281,3 +281,56 @@ def test_this_machines_openvino_runs_on_its_cpu() -> None:
     assert "CPU" in runtimes.openvino_devices()
     detector = YoloTinyDetector(runtime="openvino", device="CPU")
     assert detector.status().ready and detector._net.device == "CPU"
+
+
+def test_a_damaged_int8_model_falls_back_to_native_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = quantize.installed(quantize.source_digest(_cfg(), _weights()))
+    assert found.path is not None, found.reason
+    for suffix in (".xml", ".bin", ".json"):
+        shutil.copy(found.path.with_suffix(suffix), tmp_path / f"{quantize.NAME}{suffix}")
+    monkeypatch.setenv("RTCC_MODELS_DIR", str(tmp_path))
+    assert quantize.installed(quantize.source_digest(_cfg(), _weights())).path is not None
+    bin_file = tmp_path / f"{quantize.NAME}.bin"
+    bin_file.write_bytes(bin_file.read_bytes()[: bin_file.stat().st_size // 2])
+    # The manifest's file digest catches it before OpenVINO reads it...
+    assert (
+        "is damaged (run `make venv`)"
+        in quantize.installed(quantize.source_digest(_cfg(), _weights())).reason
+    )
+    detector = YoloTinyDetector(runtime="openvino", precision="int8")
+    assert detector.status().ready and detector.precision in ("bf16", "f32")
+    assert "is damaged" in detector._net.fallback
+    # ... and a model OpenVINO cannot read is left for the native graph all the same.
+    monkeypatch.setattr(quantize, "_files_digest", lambda xml: "same")
+    manifest = tmp_path / f"{quantize.NAME}.json"
+    facts = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**facts, "files_sha256": "same"}))
+    detector = YoloTinyDetector(runtime="openvino", precision="auto")
+    assert detector.status().ready and detector.precision in ("bf16", "f32")
+    assert "could not be used" in detector._net.fallback
+
+
+def test_a_device_that_fails_leaves_openvino_on_the_cpu() -> None:
+    # No Intel GPU here: compiling for one fails, and the CPU takes over.
+    detector = YoloTinyDetector(runtime="openvino", precision="auto", device="GPU")
+    assert detector.status().ready and detector._net.device == "CPU"
+    assert "device GPU could not be used" in detector._net.fallback
+
+
+def test_any_error_of_a_runtime_makes_the_detector_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Fail(Exception):  # as ONNX Runtime's own errors: not a RuntimeError
+        pass
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise Fail("[ONNXRuntimeError] : 1 : FAIL : Load model failed")
+
+    monkeypatch.setattr("rtcc.analytics.detectors.objects.open_runner", broken)
+    detector = YoloTinyDetector(runtime="onnxruntime")
+    assert detector.status().state is DetectorState.UNAVAILABLE
+    assert "could not be run by onnxruntime" in detector.status().reason
+    assert "Load model failed" in detector.status().reason
+    assert detector.detect(np.zeros((64, 64, 3), np.uint8)) == []

@@ -105,11 +105,13 @@ class YoloTinyDetector:
                 precision=self._precision, device=self._device, backend=self._backend,
                 target=self._target, providers=self._providers,
             )  # fmt: skip
-        except (ValueError, RuntimeError, ImportError) as exc:  # the runtimes' own errors
-            raise ModelMissing(f"{weights} could not be read by {self._runtime}: {exc}") from exc
-        # Weights of the right size can still be garbage: one blank frame must give
-        # finite scores, or the model is reported corrupt instead of detecting nonsense.
-        rows = runner.run(np.zeros((1, 3, self._size, self._size), np.float32))
+            # Weights of the right size can still be garbage: one blank frame must give
+            # finite scores, or the model is reported corrupt instead of detecting nonsense.
+            rows = runner.run(np.zeros((1, 3, self._size, self._size), np.float32))
+        except (ModelMissing, DarknetError, cv2.error, OSError):
+            raise
+        except Exception as exc:  # the runtimes' own errors (ONNX Runtime's are not RuntimeError)
+            raise ModelMissing(f"{weights} could not be run by {self._runtime}: {exc}") from exc
         if not np.isfinite(rows).all():
             raise ModelMissing(f"{weights} gives non-finite scores: the file is corrupt")
         if runner.fallback:

@@ -14,8 +14,10 @@ otherwise) and ~11 in INT8 (the model detectors/quantize.py makes at install).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -132,6 +134,7 @@ class OnnxRuntimeRunner(_GraphRunner):
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self._session = ort.InferenceSession(graph.model, options, providers=list(providers))
+        self._graph = dataclasses.replace(graph, model=b"")  # the session holds its copy
         self._names = [h.output for h in graph.heads]
         self.providers = tuple(self._session.get_providers())
 
@@ -160,6 +163,7 @@ class OpenVinoRunner(_GraphRunner):
             config.update(INFERENCE_NUM_THREADS=1, NUM_STREAMS=1)
         self._compiled = core.compile_model(model, device, config)
         self.device = device
+        self._graph = dataclasses.replace(graph, model=b"")  # the compiled copy is enough
         self._request = self._compiled.create_infer_request()
         self._outputs = [self._compiled.output(h.output) for h in graph.heads]
         hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")  # an ov.Type
@@ -172,6 +176,7 @@ class OpenVinoRunner(_GraphRunner):
         return [self._request.get_tensor(o).data for o in self._outputs]
 
 
+@lru_cache(maxsize=1)
 def openvino_devices() -> tuple[str, ...]:
     """The devices OpenVINO's plugins see here (CPU, GPU, GPU.1, NPU...); () without it."""
     try:
@@ -192,6 +197,35 @@ def openvino_device(execution_provider: str, devices: Sequence[str]) -> str:
             if found is not None:
                 return found
     return "CPU"
+
+
+def _open_openvino(
+    graph: DarknetGraph, cfg: str, weights: bytes, precision: str, device: str
+) -> OpenVinoRunner:
+    """OpenVINO on `device` with the INT8 model when asked and usable; what could not be
+    honoured (no INT8 model, a damaged one, a device that fails) falls back to the
+    native graph and then to the CPU, the reason kept in ``fallback``."""
+    found = quantize.Installed(None)
+    if precision != "native":
+        found = quantize.installed(quantize.source_digest(cfg, weights))
+    reasons = [found.reason] if precision == "int8" and found.reason else []
+    attempts: list[tuple[Path | None, str]] = []
+    if found.path is not None:
+        attempts.append((found.path, device))
+    attempts += [(None, device)] + ([(None, "CPU")] if device != "CPU" else [])
+    for index, (int8, where) in enumerate(attempts):
+        try:
+            runner = OpenVinoRunner(graph, int8, where)
+            runner.run(np.zeros((1, 3, graph.height, graph.width), np.float32))
+        except Exception as exc:  # OpenVINO raises RuntimeError and its own types
+            if index == len(attempts) - 1:
+                raise
+            what = f"the INT8 model {int8}" if int8 is not None else f"device {where}"
+            reasons.append(f"{what} could not be used ({str(exc).splitlines()[0][:200]})")
+            continue
+        runner.fallback = "; ".join(reasons)
+        return runner
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def open_runner(
@@ -221,12 +255,7 @@ def open_runner(
         if runtime == "onnxruntime":
             runner = OnnxRuntimeRunner(graph, providers)
         else:
-            found = quantize.Installed(None)
-            if precision != "native":
-                found = quantize.installed(quantize.source_digest(cfg, weights))
-            runner = OpenVinoRunner(graph, found.path, device)
-            runner.fallback = found.reason if precision == "int8" else ""
-            return runner
+            return _open_openvino(graph, cfg, weights, precision, device)
     else:
         raise ValueError(f"object runtime {runtime!r} is not one to open")
     runner.fallback = "INT8 runs on OpenVINO only" if precision == "int8" else ""
