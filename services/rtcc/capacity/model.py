@@ -36,9 +36,9 @@ RECORD_CORES_PER_MBIT = 0.002
 # "City scale": the analytics processes' CPU over the frames they processed (motion,
 # YOLOv3-tiny, tracking, events, frames from ingest). Memory: the models are the
 # process's, shared by its cameras (analytics.model_instances sets of them, 2 by
-# default: YOLOv3-tiny 416 + its 128 px tile net + the plate OCR measured 320 MiB a
-# set on OpenVINO INT8, the OpenVINO runtime itself included; 480 on cv2.dnn in the
-# same session, 432 when first measured), plus each analysed camera's own state
+# default: YOLOv3-tiny 416 + its 128 px tile net + the plate OCR measured 289 MiB a
+# set on OpenVINO INT8, the OpenVINO runtime itself included; 480-499 on cv2.dnn in
+# the same session, 432 when first measured), plus each analysed camera's own state
 # (motion model, tracker, frame queue: assumed 20 MiB). Before sharing, each camera
 # held its own set (441 MiB a camera).
 # 2026-12-04, 20 cameras, 10 analysed at 1 fps, YOLOv3-tiny on OpenVINO INT8 (the
@@ -48,7 +48,7 @@ ANALYTICS_CORE_S_PER_FRAME = 0.017
 # "Analytics at a city's cost": the analyser alone on a crowded natural scene (vtest,
 # people everywhere), OpenVINO INT8, regions + rate: 16.2 ms a frame.
 ANALYTICS_BUSY_CORE_S_PER_FRAME = 0.0162
-ANALYTICS_MODEL_SET_MIB = 320.0
+ANALYTICS_MODEL_SET_MIB = 290.0
 ANALYTICS_MODEL_INSTANCES = 2
 ANALYTICS_MIB_PER_CAMERA = 20.0
 # "Figures": YOLOv3-tiny 416x416 on OpenVINO INT8 at 88.4 frames/s a core (cv2.dnn:
