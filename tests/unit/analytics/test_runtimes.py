@@ -334,3 +334,22 @@ def test_any_error_of_a_runtime_makes_the_detector_unavailable(
     assert "could not be run by onnxruntime" in detector.status().reason
     assert "Load model failed" in detector.status().reason
     assert detector.detect(np.zeros((64, 64, 3), np.uint8)) == []
+
+
+def test_a_runtime_that_is_installed_but_does_not_import_is_not_chosen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runtimes._imports.cache_clear()
+    real = runtimes.importlib.import_module
+
+    def broken(name: str) -> object:
+        if name == "openvino":
+            raise ImportError("libopenvino.so.2026.4.1: cannot open shared object file")
+        return real(name)
+
+    monkeypatch.setattr(runtimes.importlib, "import_module", broken)
+    try:
+        assert not runtimes.installed("openvino")
+        assert runtimes.resolve("auto") == "onnxruntime"
+    finally:
+        runtimes._imports.cache_clear()  # the real import for the tests after this one

@@ -15,9 +15,10 @@ otherwise) and ~11 in INT8 (the model detectors/quantize.py makes at install).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.util
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,13 +40,25 @@ class Runner(Protocol):
 
 
 def installed(runtime: str) -> bool:
-    """Whether `runtime`'s Python package (and, for the ONNX ones, ``onnx``) is here."""
+    """Whether `runtime`'s Python package (and, for the ONNX ones, ``onnx``) is here and
+    imports: one that is installed but broken is not chosen."""
     if runtime == "opencv":
         return True
     package = {"openvino": "openvino", "onnxruntime": "onnxruntime"}.get(runtime)
     if package is None:
         return False
-    return all(importlib.util.find_spec(p) is not None for p in (package, "onnx"))
+    return all(_imports(p) for p in (package, "onnx"))
+
+
+@cache
+def _imports(package: str) -> bool:
+    if importlib.util.find_spec(package) is None:
+        return False
+    try:
+        importlib.import_module(package)
+    except Exception:  # a missing shared library, an incompatible build...
+        return False
+    return True
 
 
 def resolve(setting: str, *, cuda: bool = False, dnn_cuda: bool = False) -> str:
