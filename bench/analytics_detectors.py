@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from rtcc.analytics.detection import Detection, ObjectClass
-from rtcc.analytics.detectors import runtimes
 from rtcc.analytics.detectors.faces import FaceDetector
+from rtcc.analytics.detectors.factory import object_detector
 from rtcc.analytics.detectors.motion import MotionDetector
 from rtcc.analytics.detectors.objects import YoloTinyDetector
 from rtcc.analytics.detectors.plates import PlateDetector
@@ -85,7 +85,7 @@ def main(n: int) -> None:
     frames = [street(shift=(i % 20) * 4) for i in range(20)]
     motion, yolo = MotionDetector(), YoloTinyDetector()
     # The service's default (analytics.object_runtime / object_precision = auto).
-    served = YoloTinyDetector(runtime=runtimes.resolve("auto"), precision="auto")
+    served = object_detector()
     plates, faces = PlateDetector(), FaceDetector()
 
     def at(i: int) -> np.ndarray:

@@ -22,20 +22,15 @@ import cv2
 from rtcc.analytics import quality
 from rtcc.analytics.analysis import CameraAnalyser, CameraSetup, DetectorSet
 from rtcc.analytics.detection import READY, Detection, DetectorHealth, Frame
-from rtcc.analytics.detectors import runtimes
+from rtcc.analytics.detectors.factory import object_detector
 from rtcc.analytics.detectors.objects import YoloTinyDetector
 from rtcc.analytics.records import CLASS_CODES, EVENT_TYPE_CODES
 
 CACHE = Path("var/quality")
 
 
-def service_detector() -> YoloTinyDetector:
-    """The service's default: analytics.object_runtime / object_precision = auto."""
-    return YoloTinyDetector(runtime=runtimes.resolve("auto"), precision="auto")
-
-
 DETECTORS = {
-    "YOLOv3-tiny 416, OpenVINO INT8 (service)": ("yolov3-tiny-416-0.35-ov-int8", service_detector),
+    "YOLOv3-tiny 416, OpenVINO INT8 (service)": ("yolov3-tiny-416-0.35-ov-int8", object_detector),
     "YOLOv3-tiny 416, cv2.dnn": ("yolov3-tiny-416-0.35", lambda: YoloTinyDetector()),
     "YOLOv3-tiny 320, cv2.dnn": ("yolov3-tiny-320-0.35", lambda: YoloTinyDetector(input_size=320)),
 }
@@ -98,7 +93,7 @@ def main() -> None:
             cells += [f"{scores['ID switches']:.0f}", f"{scores['tracks per person']:.2f}"]
             cells += [f"{cpu_ms:.2f}"]
             print(f"| {label} | {name} | " + " | ".join(cells) + " |")
-    service = quality.cached_detect("yolov3-tiny-416-0.35-ov-int8", service_detector, CACHE)
+    service = quality.cached_detect("yolov3-tiny-416-0.35-ov-int8", object_detector, CACHE)
     print(
         f"CameraAnalyser (service path, 416): {events_per_person(service, people):.2f} "
         "object-appeared events / true people"

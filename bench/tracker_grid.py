@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 
 from rtcc.analytics import quality
-from rtcc.analytics.detectors import runtimes
+from rtcc.analytics.detectors.factory import object_detector
 from rtcc.analytics.detectors.objects import YoloTinyDetector
 
 CACHE = Path("var/quality")
@@ -34,7 +34,7 @@ DETECTORS = {
     # the service's default (analytics.object_runtime / object_precision = auto)
     "service": (
         "yolov3-tiny-416-0.35-ov-int8",
-        lambda: YoloTinyDetector(runtime=runtimes.resolve("auto"), precision="auto"),
+        object_detector,
     ),
     "cv2.dnn": ("yolov3-tiny-416-0.35", YoloTinyDetector),  # the detector until 2026-12-04
 }

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from rtcc.analytics import quality
-from rtcc.analytics.detectors import runtimes
+from rtcc.analytics.detectors.factory import object_detector
 from rtcc.analytics.detectors.objects import YoloTinyDetector
 
 LAST_FRAME = 398  # source frames 0..398 (40 s), even frames only
@@ -25,7 +25,7 @@ LAST_FRAME = 398  # source frames 0..398 (40 s), even frames only
 # The service's setting (OpenVINO, INT8 where installed: the defaults of
 # analytics.object_runtime / object_precision) and cv2.dnn's reference run.
 DETECTORS = {
-    "service": lambda: YoloTinyDetector(runtime=runtimes.resolve("auto"), precision="auto"),
+    "service": object_detector,
     "cv2.dnn": YoloTinyDetector,
 }
 

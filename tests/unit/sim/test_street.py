@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from rtcc.analytics.detection import ObjectClass
-from rtcc.analytics.detectors import runtimes
+from rtcc.analytics.detectors.factory import object_detector
 from rtcc.analytics.detectors.objects import YoloTinyDetector
 from rtcc.analytics.detectors.plates import PlateDetector
 from rtcc.sim.footage import FOOTAGE_FPS
@@ -44,7 +44,7 @@ def frames(path: Path, seconds: list[float]) -> list[np.ndarray]:
 def detectors() -> tuple[YoloTinyDetector, PlateDetector]:
     # The service's default object detector (analytics.object_runtime / object_precision
     # auto: OpenVINO INT8 here), as `make run` runs it.
-    objects = YoloTinyDetector(runtime=runtimes.resolve("auto"), precision="auto")
+    objects = object_detector()
     plates = PlateDetector()
     assert objects.status().ready and plates.status().ready
     assert objects.runtime == "openvino" and objects.precision == "int8"

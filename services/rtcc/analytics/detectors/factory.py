@@ -39,6 +39,39 @@ def shared(key: tuple[Any, ...], build: Callable[[], Any], size: int) -> SharedD
         return pool
 
 
+def object_detector_options(
+    settings: AnalyticsSettings, place: accelerator.Placement | None = None
+) -> dict[str, Any]:
+    """How the service builds YOLOv3-tiny for `settings`: runtime, precision, OpenVINO
+    device, cv2.dnn backend/target and ONNX Runtime providers (from `place`, the
+    accelerator placement; this machine's for the settings when not given)."""
+    place = place or accelerator.placement(settings.execution_provider)
+    runtime = runtimes.resolve(
+        settings.object_runtime, cuda=place.onnx_cuda, dnn_cuda=place.name == "cuda"
+    )
+    device = "CPU"
+    if runtime == "openvino":
+        device = runtimes.openvino_device(settings.execution_provider, runtimes.openvino_devices())
+    return {
+        "runtime": runtime,
+        "precision": settings.object_precision,
+        "device": device,
+        "backend": place.dnn_backend,
+        "target": place.dnn_target,
+        "providers": place.onnx_providers,
+    }
+
+
+def object_detector(
+    settings: AnalyticsSettings | None = None, input_size: int | None = None
+) -> YoloTinyDetector:
+    """YOLOv3-tiny exactly as the service runs it (unshared: benchmarks, harnesses)."""
+    settings = settings or AnalyticsSettings()
+    return YoloTinyDetector(
+        input_size=input_size or settings.input_size, **object_detector_options(settings)
+    )
+
+
 def build_detectors(
     config: pb.DetectorConfig, settings: AnalyticsSettings | None = None
 ) -> DetectorSet:
@@ -54,34 +87,18 @@ def build_detectors(
     tiles: list[Detector] = []
     if wanted & {pb.DETECTOR_TYPE_OBJECT, pb.DETECTOR_TYPE_LICENSE_PLATE}:
         # plates are read inside vehicle boxes
-        backend, target = place.dnn_backend, place.dnn_target
-        providers = place.onnx_providers
-        runtime = runtimes.resolve(
-            settings.object_runtime, cuda=place.onnx_cuda, dnn_cuda=place.name == "cuda"
-        )
-        precision = settings.object_precision
-        device = "CPU"
-        if runtime == "openvino":
-            device = runtimes.openvino_device(
-                settings.execution_provider, runtimes.openvino_devices()
-            )
-        if settings.object_runtime not in ("auto", runtime):
+        options = object_detector_options(settings, place)
+        if settings.object_runtime not in ("auto", options["runtime"]):
             log.warning(
                 "analytics_object_runtime_fallback",
                 asked=settings.object_runtime,
-                using=runtime,
+                using=options["runtime"],
                 reason=f"{settings.object_runtime} is not installed",
             )
 
         def yolo(size: int) -> SharedDetector:
-            return shared(
-                ("yolo", size, runtime, precision, device, backend, target, providers),
-                lambda: YoloTinyDetector(
-                    input_size=size, backend=backend, target=target, runtime=runtime,
-                    providers=providers, precision=precision, device=device,
-                ),
-                n,
-            )  # fmt: skip
+            key = ("yolo", size, *sorted(options.items()))
+            return shared(key, lambda: YoloTinyDetector(input_size=size, **options), n)
 
         detectors.objects = yolo(settings.input_size)
         if settings.region_detection:

