@@ -6,14 +6,15 @@ then renamed into place), so its presence is what marks a segment complete; a
 ``.part`` file is a segment still being written (recovery.py keeps the whole fragments
 of one left by a killed process). Blocking file I/O: call from threads.
 
-A full disk: the spool has room while it holds under ``max_bytes`` and its filesystem
-has more than ``reserve_bytes`` free (statvfs; by default a tenth of the filesystem, at
-most 64 MiB), so a camera session stops opening segments (at a keyframe, cleanly)
-before the disk is full, and the segment in progress still has room to be closed and
-described. When something else fills the disk to the last byte, a write fails with
-ENOSPC: that segment is dropped whole (it never was spooled), and nothing spooled is
-touched. Recording resumes by itself at the first keyframe after space returns, in a
-segment marked as following a gap (the hole in the index).
+A full disk: the spool has room while it holds under ``max_bytes`` (measured at most
+once a second) and its filesystem has more than ``reserve_bytes`` free (statvfs; by
+default a tenth of the filesystem, at most 64 MiB), so a camera session stops opening
+segments (at a keyframe, cleanly) before the disk is full, and the segment in progress
+still has room to be closed and described. When something else fills the disk to the
+last byte, a write fails with ENOSPC: that segment is dropped whole (it never was
+spooled), and nothing spooled is touched. Recording resumes by itself at the first
+keyframe after space returns, in a segment marked as following a gap (the hole in the
+index).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,8 @@ from rtcc.ingest.segment import ClosedSegment, epoch_ms
 
 log = structlog.get_logger("rtcc.ingest.spool")
 MAX_RESERVE_BYTES = 64 << 20
+# How stale the spool's measured size may be when a session asks for room.
+USED_RECHECK_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ class Spool:
         self.full_reason = ""
         self._full_kind = ""
         self._full_lock = threading.Lock()
+        self._used, self._used_at = 0, -USED_RECHECK_S  # the last measure, and when
         # Parsed descriptions by path, with the (inode, mtime, size) they were read at.
         self._described: dict[Path, tuple[tuple[int, int, int], ClosedSegment]] = {}
 
@@ -74,14 +79,37 @@ class Spool:
         and remove files meanwhile: one that vanishes between listing and stat counts 0
         (it used to raise FileNotFoundError into the session that asked, a disconnect)."""
         total = 0
-        for path in self.root.rglob("*.mp4*"):
+        folders = [str(self.root)]
+        while folders:
             try:
-                st = path.stat()
-            except FileNotFoundError:
-                continue
-            if stat.S_ISREG(st.st_mode):
-                total += st.st_size
+                listing = os.scandir(folders.pop())
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # a camera's folder removed meanwhile
+            with listing:
+                for entry in listing:
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+                    elif ".mp4" in entry.name:
+                        try:
+                            st = entry.stat(follow_symlinks=False)
+                        except FileNotFoundError:
+                            continue
+                        if stat.S_ISREG(st.st_mode):
+                            total += st.st_size
         return total
+
+    def _used_recently(self) -> int:
+        """`used_bytes`, measured at most every `USED_RECHECK_S`: every session asks at
+        every segment, and a listing of the whole spool each time grows with the square
+        of the cameras (the free-space check is always fresh)."""
+        now = time.monotonic()
+        with self._full_lock:
+            if now - self._used_at < USED_RECHECK_S:
+                return self._used
+        used = self.used_bytes()
+        with self._full_lock:
+            self._used, self._used_at = used, now
+        return used
 
     def free_bytes(self) -> int:
         """Bytes free on the spool's filesystem for this process."""
@@ -99,7 +127,7 @@ class Spool:
             if free < self.reserve_bytes:
                 kind = "disk"
                 reason = f"the spool's disk is full ({free} bytes free, {self.reserve_bytes} kept)"
-        if not kind and self.used_bytes() >= self.max_bytes:
+        if not kind and self._used_recently() >= self.max_bytes:
             kind, reason = "limit", f"the spool holds its limit of {self.max_bytes} bytes"
         with self._full_lock:
             changed, self._full_kind, self.full_reason = kind != self._full_kind, kind, reason

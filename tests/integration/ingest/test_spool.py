@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from rtcc.backends.objectstore import open_object_store
 from rtcc.ingest.recorder import Recorder
 from rtcc.ingest.segment import BUCKET, MAIN, ClosedSegment, epoch_ms
 from rtcc.ingest.session import CameraSource, SessionSettings
-from rtcc.ingest.spool import Spool
+from rtcc.ingest.spool import USED_RECHECK_S, Spool
 from rtcc.ingest.store import SegmentIndex
 from rtcc.ingest.uploader import Uploader
 
@@ -178,15 +179,50 @@ def test_a_file_gone_while_the_spool_is_measured_counts_nothing(
     (folder / "1.mp4").write_bytes(b"x" * 1000)
     going = folder / "2.mp4.part-meta"
     going.write_bytes(b"{}")
-    real_stat, seen = Path.stat, [0]
+    real_scandir = os.scandir
 
-    def stat(self: Path, *args: Any, **kwargs: Any) -> Any:
-        if self == going:
-            seen[0] += 1
-            if seen[0] > 1:  # the first look finds it; then it is removed
-                going.unlink(missing_ok=True)
-        return real_stat(self, *args, **kwargs)
+    def scandir(path: Any) -> Any:
+        with real_scandir(path) as listing:
+            entries = _Listing(listing)  # listed (the file is there), then it is removed
+        going.unlink(missing_ok=True)
+        return entries
 
-    monkeypatch.setattr(Path, "stat", stat)
+    monkeypatch.setattr("rtcc.ingest.spool.os.scandir", scandir)
     assert spool.used_bytes() in (1000, 1002)  # counted 0 or its size, never raised
     assert spool.has_room()
+
+
+class _Listing(list[Any]):
+    """A directory listing already read, used as `os.scandir`'s result is."""
+
+    def __enter__(self) -> _Listing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_the_spool_is_measured_at_most_once_a_second_when_sessions_ask_for_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every session asks at every segment: the spool is listed once per USED_RECHECK_S,
+    # not once per question (a listing per segment grows with the square of cameras).
+    clock = [1000.0]
+    monkeypatch.setattr("rtcc.ingest.spool.time.monotonic", lambda: clock[0])
+    spool = Spool(tmp_path / "spool", max_bytes=1000, reserve_bytes=0)
+    listings = [0]
+    measure = spool.used_bytes
+
+    def counted() -> int:
+        listings[0] += 1
+        return measure()
+
+    monkeypatch.setattr(spool, "used_bytes", counted)
+    assert spool.has_room()
+    folder = spool.stream_dir("cam_a", 1)
+    (folder / "1.mp4").write_bytes(b"x" * 1000)
+    assert all(spool.has_room() for _ in range(50)), "within the second: the last measure"
+    assert listings[0] == 1
+    clock[0] += USED_RECHECK_S
+    assert not spool.has_room() and "limit of 1000 bytes" in spool.full_reason
+    assert listings[0] == 2
