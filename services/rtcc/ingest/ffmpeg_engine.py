@@ -255,10 +255,9 @@ class FfmpegSession(CameraSession):
         publish = watched and self.packets.subscriber_count > 0
         decode = self.frames.subscriber_count > 0
         last = _utc(wall + fragments[-1][0].end / TIMESCALE)
+        sizes = [s.size for fragment, _body, _offset in fragments for s in fragment.samples]
         with self._health_lock:
-            for fragment, _body, _offset in fragments:
-                for s in fragment.samples:
-                    self._health.packet(last, mono, s.size)
+            self._health.packets_read(last, mono, sizes)
         if not decode and self._decode is not None:
             self._decode.close()  # nobody wants frames any more
             self._decode = None

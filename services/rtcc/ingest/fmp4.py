@@ -208,17 +208,22 @@ def _trun(
         first_flags = struct.unpack_from(">I", data, pos)[0]
         pos += 4
     fields = [bit for bit in (0x100, 0x200, 0x400, 0x800) if tr_flags & bit]
-    values = struct.unpack_from(f">{len(fields) * count}I", data, pos)
     width = len(fields)
+    values = struct.unpack_from(f">{width * count}I", data, pos)
+    # Per field present, its column (every sample's value); absent ones take defaults.
+    column = {bit: values[j::width] for j, bit in enumerate(fields)}
+    durations = column.get(0x100) or (duration,) * count
+    sizes = column.get(0x200) or (size,) * count
+    sample_flags = column.get(0x400) or (flags,) * count
+    if first_flags is not None and 0x400 not in column and count:
+        sample_flags = (first_flags, *sample_flags[1:])
+    offsets = column.get(0x800) or (0,) * count
+    samples = fragment.samples
     for i in range(count):
-        row = dict(zip(fields, values[i * width : (i + 1) * width], strict=True))
-        d = row.get(0x100, duration)
-        n = row.get(0x200, size)
-        f = row.get(0x400, first_flags if i == 0 and first_flags is not None else flags)
-        cto = row.get(0x800, 0)
+        d, n, f, cto = durations[i], sizes[i], sample_flags[i], offsets[i]
         if version == 1 and cto >= 1 << 31:
             cto -= 1 << 32
-        fragment.samples.append(Sample(dts, dts + cto, d, not f & _NON_SYNC, offset, n))
+        samples.append(Sample(dts, dts + cto, d, not f & _NON_SYNC, offset, n))
         dts += d
         offset += n
     return dts

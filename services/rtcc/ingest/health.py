@@ -55,9 +55,13 @@ class HealthTracker:
         self._set(ONLINE, now)
 
     def packet(self, now: dt.datetime, mono: float, size: int) -> None:
-        self.packets += 1
+        self.packets_read(now, mono, [size])
+
+    def packets_read(self, now: dt.datetime, mono: float, sizes: list[int]) -> None:
+        """Several packets read at once (a fragment the ffmpeg engine finished)."""
+        self.packets += len(sizes)
         self.last_packet_time = now
-        self._window.append((mono, size))
+        self._window.extend((mono, size) for size in sizes)
         while self._window and self._window[0][0] < mono - self.window_s:
             self._window.popleft()
 
