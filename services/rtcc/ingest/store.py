@@ -41,6 +41,29 @@ def _row(row: Any) -> StoredSegment:
     return StoredSegment(**{name: getattr(row, name) for name in StoredSegment.__slots__})
 
 
+def _values(
+    seg: ClosedSegment, now: dt.datetime, expire_time: dt.datetime | None
+) -> dict[str, Any]:
+    return {
+        "id": seg.id,
+        "camera_id": seg.camera_id,
+        "stream": seg.stream,
+        "start_time": seg.start_time,
+        "end_time": seg.end_time,
+        "object_key": seg.object_key,
+        "content_type": CONTENT_TYPE,
+        "size_bytes": seg.size_bytes,
+        "sha256": seg.sha256,
+        "video_codec": seg.video_codec,
+        "width": seg.width,
+        "height": seg.height,
+        "frame_rate": seg.frame_rate,
+        "discontinuity": seg.discontinuity,
+        "create_time": now,
+        "expire_time": expire_time,
+    }
+
+
 class SegmentIndex:
     """Index rows: written idempotently, read by camera stream and time."""
 
@@ -63,38 +86,21 @@ class SegmentIndex:
 
         All or nothing; per segment, False when it was already indexed.
         """
-        statements = [self._insert(seg, now, expire) for seg, expire in segments]
-        added: list[bool] = []
-        async with self.db.transaction() as conn:
-            for statement in statements:
-                added.append(bool((await conn.execute(statement)).rowcount))
-        return added
-
-    def _insert(self, seg: ClosedSegment, now: dt.datetime, expire_time: dt.datetime | None) -> Any:
-        values = {
-            "id": seg.id,
-            "camera_id": seg.camera_id,
-            "stream": seg.stream,
-            "start_time": seg.start_time,
-            "end_time": seg.end_time,
-            "object_key": seg.object_key,
-            "content_type": CONTENT_TYPE,
-            "size_bytes": seg.size_bytes,
-            "sha256": seg.sha256,
-            "video_codec": seg.video_codec,
-            "width": seg.width,
-            "height": seg.height,
-            "frame_rate": seg.frame_rate,
-            "discontinuity": seg.discontinuity,
-            "create_time": now,
-            "expire_time": expire_time,
-        }
+        if not segments:
+            return []
+        rows = [_values(seg, now, expire) for seg, expire in segments]
         insert: Any = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
-        return (
+        # One statement for the whole batch (a multi-row VALUES); the ids it returns
+        # are the rows it added, the others were indexed already.
+        statement = (
             insert(tables.segments)
-            .values(**values)
             .on_conflict_do_nothing(index_elements=["camera_id", "stream", "start_time"])
+            .returning(tables.segments.c.id)
         )
+        async with self.db.transaction() as conn:
+            result = await conn.execute(statement, rows)
+            added = {row.id for row in result}
+        return [seg.id in added for seg, _expire in segments]
 
     async def get(self, segment_id: str) -> StoredSegment | None:
         query = sa.select(tables.segments).where(tables.segments.c.id == segment_id)
