@@ -64,8 +64,12 @@ async def test_put_file_stores_a_local_file(object_store: ObjectStore, tmp_path:
     bucket = await _bucket(object_store)
     source = tmp_path / "clip.mp4"
     source.write_bytes(b"\x00\x01clip" * 300_000)
-    info = await object_store.put_file(bucket, "clips/c.mp4", source, content_type="video/mp4")
-    assert info.size == source.stat().st_size
+    assert (
+        await object_store.put_file(bucket, "clips/c.mp4", source, content_type="video/mp4") is None
+    )
+    info = await object_store.stat(bucket, "clips/c.mp4")
+    assert info.size == source.stat().st_size and info.content_type == "video/mp4"
+    assert info.etag == hashlib.md5(source.read_bytes()).hexdigest()
     assert await object_store.get(bucket, "clips/c.mp4") == source.read_bytes()
 
 
@@ -340,13 +344,16 @@ async def test_file_store_takes_a_read_only_file_by_hard_link(tmp_path: Path) ->
     data = b"\x00\x01segment" * 200_000
     source.write_bytes(data)
     source.chmod(0o444)
-    info = await store.put_file("media", "cam/seg.mp4", source, metadata={"sha256": "s"})
+    await store.put_file("media", "cam/seg.mp4", source, metadata={"sha256": "s"})
     stored = tmp_path / "store" / "media" / "cam" / "seg.mp4"
     assert stored.stat().st_ino == source.stat().st_ino
+    # Not hashed when stored: the MD5 ETag is computed when asked for, by stat or list.
+    info = await store.stat("media", "cam/seg.mp4")
     assert info.etag == hashlib.md5(data).hexdigest() and info.size == len(data)
+    assert [i.etag async for i in store.list("media", "cam/")] == [info.etag]
     # A retried put of the same file (a crash before the spool forgot it) is harmless.
-    again = await store.put_file("media", "cam/seg.mp4", source, metadata={"sha256": "s"})
-    assert again.etag == info.etag
+    await store.put_file("media", "cam/seg.mp4", source, metadata={"sha256": "s"})
+    assert (await store.stat("media", "cam/seg.mp4")).etag == info.etag
     source.unlink()
     assert await store.get("media", "cam/seg.mp4") == data
     assert (await store.stat("media", "cam/seg.mp4")).metadata == {"sha256": "s"}
@@ -374,8 +381,9 @@ async def test_file_store_copies_a_writable_file_or_one_on_another_filesystem(
         elsewhere = Path(other) / "seg.mp4"
         elsewhere.write_bytes(b"from another filesystem")
         elsewhere.chmod(0o444)
-        info = await store.put_file("media", "seg.mp4", elsewhere)
+        await store.put_file("media", "seg.mp4", elsewhere)
         stored = tmp_path / "store" / "media" / "seg.mp4"
         assert stored.stat().st_dev != elsewhere.stat().st_dev
+        info = await store.stat("media", "seg.mp4")
         assert info.etag == hashlib.md5(b"from another filesystem").hexdigest()
     assert await store.get("media", "seg.mp4") == b"from another filesystem"

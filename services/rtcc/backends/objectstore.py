@@ -82,8 +82,10 @@ class ObjectStore(Protocol):
         *,
         content_type: str = "application/octet-stream",
         metadata: Mapping[str, str] | None = None,
-    ) -> ObjectInfo:
-        """Like `put`, streaming from a local file."""
+    ) -> None:
+        """Like `put`, streaming from a local file; `stat` describes what was stored
+        (the recorder stores a segment every few seconds per camera and asks nothing
+        back: no request, or hash, for a description nobody reads)."""
         ...
 
     async def get(self, bucket: str, key: str) -> bytes: ...

@@ -24,7 +24,6 @@ import datetime as dt
 import errno
 import hashlib
 import json
-import mmap
 import os
 import secrets
 import stat as statmode
@@ -100,29 +99,25 @@ class FileObjectStore:
         except (NotADirectoryError, FileExistsError, IsADirectoryError):
             raise _key_conflict(target) from None
 
-    def _link_into(self, source: Path, target: Path) -> str | None:
-        """Put read-only `source` at `target` by hard link; its MD5, or None to copy instead.
+    def _link_into(self, source: Path, target: Path) -> bool:
+        """Put read-only `source` at `target` by hard link; False to copy instead.
 
         Atomic like a write: the link is made in the temp directory, the data fsync'ed,
-        renamed over `target`, and `target`'s directory fsync'ed.
+        renamed over `target`, and `target`'s directory fsync'ed. The bytes are not
+        read: the object's MD5 ETag is computed when somebody asks for it (`_info`).
         """
         tmp = self._tmp / f"{uuid.uuid4().hex}.tmp"
         try:
             os.link(source, tmp)
         except OSError as exc:
             if exc.errno in _NO_LINK:
-                return None
+                return False
             raise
         try:
             with tmp.open("rb") as linked:
                 info = os.fstat(linked.fileno())
                 if not statmode.S_ISREG(info.st_mode) or info.st_mode & 0o222:
-                    return None  # still writable: the stored object must not change later
-                digest = hashlib.md5(usedforsecurity=False)
-                size = info.st_size
-                if size:  # hashed from the page cache, without copying it out
-                    with mmap.mmap(linked.fileno(), size, access=mmap.ACCESS_READ) as view:
-                        digest.update(view)
+                    return False  # still writable: the stored object must not change later
                 os.fsync(linked.fileno())
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +127,7 @@ class FileObjectStore:
             except (NotADirectoryError, FileExistsError, IsADirectoryError):
                 raise _key_conflict(target) from None
             fsync_dir(target.parent)
-            return digest.hexdigest()
+            return True
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -140,7 +135,7 @@ class FileObjectStore:
         body = json.dumps(value, sort_keys=True).encode()
         self._atomic_write(target, lambda out: out.write(body))
 
-    def _info(self, bucket: str, key: str, *, full: bool) -> ObjectInfo:
+    def _info(self, bucket: str, key: str, *, full: bool, etag: bool = True) -> ObjectInfo:
         path = self._data(bucket, key)
         try:
             size = path.stat().st_size
@@ -153,7 +148,8 @@ class FileObjectStore:
         return ObjectInfo(
             key=key,
             size=size,
-            etag=side.get("etag") or md5_of(path),
+            # An object taken by hard link has none stored until somebody asks.
+            etag=side.get("etag") or (md5_of(path) if etag else ""),
             last_modified=(
                 dt.datetime.fromisoformat(modified)
                 if modified
@@ -182,7 +178,7 @@ class FileObjectStore:
     def _require_lockable(self, bucket: str, key: str) -> None:
         if not self._bucket(bucket).get("object_lock"):
             raise rules.no_lock_error(bucket)
-        self._info(bucket, key, full=False)
+        self._info(bucket, key, full=False, etag=False)
 
     # -- the interface ------------------------------------------------------------------
 
@@ -224,7 +220,7 @@ class FileObjectStore:
         *,
         content_type: str = "application/octet-stream",
         metadata: Mapping[str, str] | None = None,
-    ) -> ObjectInfo:
+    ) -> None:
         """A read-only source on this filesystem is taken by hard link, others are copied."""
 
         def fill(out: IO[bytes]) -> str:
@@ -235,9 +231,7 @@ class FileObjectStore:
                     out.write(chunk)
             return digest.hexdigest()
 
-        return await asyncio.to_thread(
-            self._put, bucket, key, fill, content_type, metadata, Path(path)
-        )
+        await asyncio.to_thread(self._put, bucket, key, fill, content_type, metadata, Path(path))
 
     def _put(
         self,
@@ -260,21 +254,25 @@ class FileObjectStore:
         with self._lock:
             self._refuse_if_locked(bucket, key)
             now = _now()
-            linked = self._link_into(source, self._data(bucket, key)) if source else None
-            if linked is not None:
-                etag = linked
-            else:
+            linked = self._link_into(source, self._data(bucket, key)) if source else False
+            if not linked:
                 self._atomic_write(self._data(bucket, key), write)
-            self._write_json(
-                self._meta(bucket, key),
-                {
-                    "etag": etag,
-                    "content_type": content_type,
-                    "metadata": clean,
-                    "last_modified": now.isoformat(),
-                },
-            )
-        return self._info(bucket, key, full=True)
+            side: dict[str, Any] = {
+                "content_type": content_type,
+                "metadata": clean,
+                "last_modified": now.isoformat(),
+            }
+            if etag:
+                side["etag"] = etag
+            self._write_json(self._meta(bucket, key), side)
+        return ObjectInfo(
+            key=key,
+            size=self._data(bucket, key).stat().st_size,
+            etag=etag,
+            last_modified=now.replace(microsecond=0),
+            content_type=content_type,
+            metadata=dict(clean),
+        )
 
     async def get(self, bucket: str, key: str) -> bytes:
         rules.check_key(key)
@@ -287,7 +285,7 @@ class FileObjectStore:
 
     def _read(self, bucket: str, key: str, start: int, end_inclusive: int | None) -> bytes:
         self._bucket(bucket)
-        info = self._info(bucket, key, full=False)
+        info = self._info(bucket, key, full=False, etag=False)
         if end_inclusive is None:
             end_inclusive = info.size - 1
         elif start >= info.size:
@@ -369,7 +367,7 @@ class FileObjectStore:
                 for key in self._keys(bucket, prefix, ""):
                     with self._lock:
                         with contextlib.suppress(NotFound):
-                            info = self._info(bucket, key, full=False)
+                            info = self._info(bucket, key, full=False, etag=False)
                             retention, hold = self._lock_state(bucket, key)
                             locked = rules.locked_error(bucket, key, retention, hold, now)
                             if info.last_modified <= cutoff and locked is None:
@@ -424,7 +422,7 @@ class FileObjectStore:
     def _get_lock(self, bucket: str, key: str) -> tuple[Retention | None, bool]:
         rules.check_key(key)
         self._bucket(bucket)
-        self._info(bucket, key, full=False)
+        self._info(bucket, key, full=False, etag=False)
         return self._lock_state(bucket, key)
 
     async def close(self) -> None:

@@ -194,7 +194,7 @@ class S3ObjectStore:
         *,
         content_type: str = "application/octet-stream",
         metadata: Mapping[str, str] | None = None,
-    ) -> ObjectInfo:
+    ) -> None:
         clean = await self._before_put(bucket, key, metadata)
         extra: dict[str, Any] = {
             "ContentType": content_type,
@@ -203,7 +203,6 @@ class S3ObjectStore:
         }
         upload = functools.partial(self._client.upload_file, ExtraArgs=extra, Config=self._transfer)
         await self._call(upload, str(path), bucket, key, bucket=bucket, key=key)
-        return await self.stat(bucket, key)
 
     async def _before_put(
         self, bucket: str, key: str, metadata: Mapping[str, str] | None
