@@ -8,8 +8,9 @@ process leaves whole fragments for recovery.py) and prints one CSV line per clos
 segment on its stdout. Python touches each *segment*: it hashes the file (one pass),
 commits it to the spool and wakes the uploader, exactly as the PyAV engine does.
 
-Python follows the segment being written only at fragment granularity: twice a
-second it reads the new ``moof`` boxes (not the media) for health, and while live
+Python follows the segment being written only at fragment granularity: once a
+second it reads the new ``moof`` boxes (not the media) and counts their samples for
+health, and while live
 viewers or analytics subscribe it reads the new fragments' samples every
 `WATCH_POLL_S` and publishes them (fan-out, GOP cache) and hands them to a decoder
 thread; frames are decoded there, never in the thread that records.
@@ -202,7 +203,7 @@ class FfmpegSession(CameraSession):
                 flowed, last_growth = True, time.monotonic()
             while b"\n" in lines:
                 line, lines = lines.split(b"\n", 1)
-                self._segment_closed(line.decode(errors="replace"), folder)
+                self._segment_closed(line.decode(errors="replace"), folder, bool(watched))
             stalled = time.monotonic() - last_growth
             if stopping_since is None and stalled > self.settings.read_timeout_s + 3 * FRAGMENT_S:
                 if self._first_wall is not None or stalled > self.settings.open_timeout_s + 10:
@@ -255,9 +256,9 @@ class FfmpegSession(CameraSession):
         publish = watched and self.packets.subscriber_count > 0
         decode = self.frames.subscriber_count > 0
         last = _utc(wall + fragments[-1][0].end / TIMESCALE)
-        sizes = [s.size for fragment, _body, _offset in fragments for s in fragment.samples]
         with self._health_lock:
-            self._health.packets_read(last, mono, sizes)
+            for fragment, _body, _offset in fragments:
+                self._health.packets_read(last, mono, fragment.count, fragment.size)
         if not decode and self._decode is not None:
             self._decode.close()  # nobody wants frames any more
             self._decode = None
@@ -317,8 +318,8 @@ class FfmpegSession(CameraSession):
 
     @staticmethod
     def _rate(fragment: Any) -> float:
-        durations = sorted(s.duration for s in fragment.samples if s.duration)
-        return TIMESCALE / durations[len(durations) // 2] if durations else 0.0
+        span = fragment.end - fragment.start
+        return TIMESCALE * fragment.count / span if span > 0 else 0.0
 
     def _write_meta(self, current: _Open) -> None:
         """What recovery needs if the process dies while this segment is written (the
@@ -336,7 +337,7 @@ class FfmpegSession(CameraSession):
         meta_path(current.path).write_text(json.dumps(meta))  # as writer.py: not fsynced
         current.meta_written = True
 
-    def _segment_closed(self, line: str, folder: Path) -> None:
+    def _segment_closed(self, line: str, folder: Path, watched: bool) -> None:
         """A CSV line from the child: `name,start,end` of the segment it just closed."""
         try:
             name, start_text, end_text = line.strip().rsplit(",", 2)
@@ -351,7 +352,7 @@ class FfmpegSession(CameraSession):
             if current is not None:
                 current.reader.close()
             current = _Open(0, path, float(start_text), FragmentReader(str(path)), True)
-        self._tail(False)  # the last fragments, written at the close
+        self._tail(watched)  # the last fragments, written at the close, for viewers too
         if current.start_s is None:
             # ffmpeg reports 0 as the first segment's start even when it began at the
             # first keyframe, seconds into its clock: what the file holds is its length.

@@ -42,13 +42,12 @@ class Sample:
 
 @dataclass(slots=True)
 class Fragment:
+    # Each sample; empty when the fragment was only counted (nobody watches).
     samples: list[Sample] = field(default_factory=list)
-
-    @property
-    def end(self) -> int:
-        """The decode time just after the fragment's last sample."""
-        last = self.samples[-1]
-        return last.dts + last.duration
+    count: int = 0  # samples
+    size: int = 0  # their bytes
+    start: int = 0  # the decode time of its first sample
+    end: int = 0  # the decode time just after its last
 
 
 def boxes(data: bytes, start: int = 0, end: int | None = None) -> list[tuple[bytes, int, int]]:
@@ -149,9 +148,12 @@ def _hvcc_to_annexb(data: bytes, start: int, end: int) -> tuple[bytes, int]:
     return bytes(out), nal_size
 
 
-def parse_moof(data: bytes, start: int, end: int, moof_offset: int, defaults: Defaults) -> Fragment:
+def parse_moof(
+    data: bytes, start: int, end: int, moof_offset: int, defaults: Defaults, samples: bool = True
+) -> Fragment:
     """The samples of one ``moof`` payload (data[start:end]); offsets are absolute,
-    with `moof_offset` the file offset of the box itself (default-base-is-moof)."""
+    with `moof_offset` the file offset of the box itself (default-base-is-moof). Without
+    `samples`, only the fragment's totals are filled in."""
     fragment = Fragment()
     for kind, s, e in boxes(data, start, end):
         if kind != b"traf":
@@ -182,7 +184,12 @@ def parse_moof(data: bytes, start: int, end: int, moof_offset: int, defaults: De
                 else:
                     base_time = struct.unpack_from(">I", data, bs + 4)[0]
             elif k == b"trun":
-                base_time = _trun(data, bs, fragment, base, base_time, duration, size, flags)
+                if not fragment.count:
+                    fragment.start = base_time
+                base_time = _trun(
+                    data, bs, fragment, base, base_time, duration, size, flags, samples
+                )
+                fragment.end = base_time
     return fragment
 
 
@@ -195,7 +202,9 @@ def _trun(
     duration: int,
     size: int,
     flags: int,
+    samples: bool,
 ) -> int:
+    """Adds a ``trun``'s samples to `fragment`; returns the decode time after them."""
     version_flags, count = struct.unpack_from(">II", data, pos)
     version, tr_flags = version_flags >> 24, version_flags & 0xFFFFFF
     pos += 8
@@ -214,16 +223,20 @@ def _trun(
     column = {bit: values[j::width] for j, bit in enumerate(fields)}
     durations = column.get(0x100) or (duration,) * count
     sizes = column.get(0x200) or (size,) * count
+    fragment.count += count
+    fragment.size += sum(sizes)
+    if not samples:
+        return dts + sum(durations)
     sample_flags = column.get(0x400) or (flags,) * count
     if first_flags is not None and 0x400 not in column and count:
         sample_flags = (first_flags, *sample_flags[1:])
     offsets = column.get(0x800) or (0,) * count
-    samples = fragment.samples
+    found = fragment.samples
     for i in range(count):
         d, n, f, cto = durations[i], sizes[i], sample_flags[i], offsets[i]
         if version == 1 and cto >= 1 << 31:
             cto -= 1 << 32
-        samples.append(Sample(dts, dts + cto, d, not f & _NON_SYNC, offset, n))
+        found.append(Sample(dts, dts + cto, d, not f & _NON_SYNC, offset, n))
         dts += d
         offset += n
     return dts
@@ -259,8 +272,8 @@ def to_annexb(sample: bytes, nal_length_size: int) -> bytes:
 
 class FragmentReader:
     """Follows one growing segment file: call `poll()` to get the fragments finished
-    since the last call. Reads box headers and ``moof`` boxes; sample data is read
-    only when `want_data` is set (somebody watches)."""
+    since the last call. Reads box headers and ``moof`` boxes; each sample, and its
+    data, only when `want_data` is set (somebody watches), else the fragments' totals."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -315,14 +328,15 @@ class FragmentReader:
                     self.track = parse_moov(box, header, size)
                     self.defaults = parse_trex(box, header, size)
                 else:
-                    moof, moof_pos = parse_moof(box, header, size, pos, self.defaults), pos
+                    moof = parse_moof(box, header, size, pos, self.defaults, want_data)
+                    moof_pos = pos
             pos += size
         # A moof whose mdat is not complete yet is read again next time.
         self.pos = moof_pos if moof is not None else pos
         return out
 
     def _count(self, fragment: Fragment) -> None:
-        if fragment.samples:
-            self.frames += len(fragment.samples)
-            self.bytes += sum(s.size for s in fragment.samples)
+        if fragment.count:
+            self.frames += fragment.count
+            self.bytes += fragment.size
             self.end = fragment.end

@@ -40,7 +40,7 @@ class HealthTracker:
         self.reconnect_count = 0
         self.packets = 0
         self.recording_ok = True
-        self._window: deque[tuple[float, int]] = deque()
+        self._window: deque[tuple[float, int, int]] = deque()  # (when, packets, bytes)
         self._online_since = 0.0
 
     def _set(self, state: int, now: dt.datetime) -> None:
@@ -55,13 +55,14 @@ class HealthTracker:
         self._set(ONLINE, now)
 
     def packet(self, now: dt.datetime, mono: float, size: int) -> None:
-        self.packets_read(now, mono, [size])
+        self.packets_read(now, mono, 1, size)
 
-    def packets_read(self, now: dt.datetime, mono: float, sizes: list[int]) -> None:
-        """Several packets read at once (a fragment the ffmpeg engine finished)."""
-        self.packets += len(sizes)
+    def packets_read(self, now: dt.datetime, mono: float, count: int, size: int) -> None:
+        """`count` packets of `size` bytes in all, read at once (the ffmpeg engine reads
+        a fragment at a time)."""
+        self.packets += count
         self.last_packet_time = now
-        self._window.extend((mono, size) for size in sizes)
+        self._window.append((mono, count, size))
         while self._window and self._window[0][0] < mono - self.window_s:
             self._window.popleft()
 
@@ -80,8 +81,11 @@ class HealthTracker:
     def rates(self, mono: float) -> tuple[float, int]:
         """(frames per second, bits per second) over the window, up to `mono`."""
         span = min(self.window_s, max(mono - self._online_since, 1e-3))
-        recent = [size for t, size in self._window if t >= mono - span]
-        return len(recent) / span, int(sum(recent) * 8 / span)
+        count = size = 0
+        for t, n, bytes_ in self._window:
+            if t >= mono - span:
+                count, size = count + n, size + bytes_
+        return count / span, int(size * 8 / span)
 
     def snapshot(self, now: dt.datetime, mono: float) -> StreamHealth:
         fps, bitrate = self.rates(mono)

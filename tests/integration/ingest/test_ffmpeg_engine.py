@@ -79,6 +79,15 @@ def test_fragment_reader_reads_what_ffmpeg_writes_sample_for_sample(tmp_path: Pa
     assert [s.dts for s, _, _ in samples] == [p.dts for p in packets]
     assert [s.keyframe for s, _, _ in samples] == [p.is_keyframe for p in packets]
     assert [s.size for s, _, _ in samples] == [p.size for p in packets]
+    # Nobody watching: each fragment counted, the same totals, no sample and no data read.
+    counted = FragmentReader(str(target))
+    totals = counted.poll(want_data=False)
+    assert [(f.count, f.size, f.start, f.end) for f, _, _ in totals] == [
+        (len(f.samples), sum(s.size for s in f.samples), f.samples[0].dts, f.end)
+        for f, _, _ in fragments
+    ]
+    assert all(not f.samples and body is None for f, body, _ in totals)
+    assert (counted.frames, counted.bytes, counted.end) == (reader.frames, reader.bytes, reader.end)
     # The samples as Annex B, with the track's parameter sets, decode to every picture.
     decoder = av.CodecContext.create("h264", "r")
     decoder.extradata = reader.track.extradata
@@ -107,7 +116,7 @@ def test_fragment_reader_waits_for_a_fragment_being_written(tmp_path: Path) -> N
     growing.write_bytes(data)
     rest = reader.poll(want_data=False)
     assert first and rest
-    assert reader.frames == sum(len(f.samples) for f, _, _ in first + rest) == 30
+    assert reader.frames == sum(f.count for f, _, _ in first + rest) == 30
 
 
 async def test_ffmpeg_engine_records_tiling_segments_and_leaves_no_child(
