@@ -142,6 +142,8 @@ class Spool:
         folder = part.parent
         stem = str(epoch_ms(segment.start_time))
         media, description = folder / f"{stem}.mp4", folder / f"{stem}.json"
+        # Final from now on: read-only, which lets the file object store link it.
+        os.chmod(part, 0o444)
         os.replace(part, media)
         tmp = folder / f"{stem}.json.tmp"
         try:
@@ -191,10 +193,11 @@ class Spool:
         self._described[description] = (mark, segment)
         return segment
 
-    def remove(self, item: SpooledSegment) -> None:
-        """Forget a segment once stored and indexed: media first, description last."""
-        item.media.unlink(missing_ok=True)
-        item.description.unlink(missing_ok=True)
+    def remove(self, *items: SpooledSegment) -> None:
+        """Forget segments once stored and indexed: each one's media first, description last."""
+        for item in items:
+            item.media.unlink(missing_ok=True)
+            item.description.unlink(missing_ok=True)
 
 
 def _order(path: Path) -> tuple[str, str, int]:

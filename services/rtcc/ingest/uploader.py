@@ -7,8 +7,9 @@ spool only after all three succeeded. Per camera stream, segments go in order; a
 camera whose segment keeps failing does not hold up the others.
 
 A drain pass stores its segments' objects first, then writes all their index rows in
-one transaction, then announces and forgets them one by one. The spooled media is made
-read-only before it is stored, which lets the file object store take it by hard link.
+one transaction, then announces them one by one and forgets them together. The spool
+makes a segment's media read-only when it commits it, which lets the file object store
+take it by hard link.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import time
 from collections.abc import Callable
 
@@ -152,12 +152,6 @@ class Uploader:
             log.warning("segment_upload_failed", camera_id=key[0], error=str(exc))
         self.last_error = str(exc)
 
-    async def store(self, item: SpooledSegment) -> None:
-        """Store, index and announce one segment; raises when a step fails."""
-        await self._put_object(item)
-        await self._index([item])
-        await self._announce(item)
-
     async def _finish(self, items: list[SpooledSegment], stuck: set[tuple[str, int]]) -> None:
         """Index a pass's stored segments in one transaction, then announce them in order."""
         try:
@@ -166,14 +160,31 @@ class Uploader:
             for item in items:
                 self._failed((item.segment.camera_id, item.segment.stream), exc, stuck)
             return
+        announced: list[SpooledSegment] = []
         for item in items:
             key = (item.segment.camera_id, item.segment.stream)
             if key in stuck:
                 continue  # an earlier segment of this stream is not announced yet
             try:
-                await self._announce(item)
+                await self.bus.publish(SUBJECT, event_payload(item.segment), msg_id=item.segment.id)
             except (RtccError, OSError) as exc:
                 self._failed(key, exc, stuck)
+                continue
+            announced.append(item)
+        # Forgotten once announced (a crash before this announces them again: the bus
+        # drops a message id it has seen).
+        try:
+            await asyncio.to_thread(self.spool.remove, *announced)
+        except OSError as exc:  # stored and announced: the next pass forgets them
+            for item in announced:
+                self._failed((item.segment.camera_id, item.segment.stream), exc, stuck)
+            return
+        done = time.time()
+        self.stored += len(announced)
+        self.latencies.extend(done - item.segment.end_time.timestamp() for item in announced)
+        del self.latencies[:-10000]
+        if announced:
+            self.last_error = ""
 
     async def _put_object(self, item: SpooledSegment) -> None:
         seg = item.segment
@@ -181,7 +192,6 @@ class Uploader:
             # Object lock: evidence puts legal holds on recorded segments.
             await self.objects.ensure_bucket(BUCKET, object_lock=True)
             self._bucket_ready = True
-        await asyncio.to_thread(_seal, item.media)
         await self.objects.put_file(
             BUCKET,
             seg.object_key,
@@ -198,19 +208,3 @@ class Uploader:
             days = self.retention_days(seg.camera_id)
             rows.append((seg, seg.start_time + dt.timedelta(days=days) if days > 0 else None))
         await self.index.add_many(rows, now=now)
-
-    async def _announce(self, item: SpooledSegment) -> None:
-        seg = item.segment
-        await self.bus.publish(SUBJECT, event_payload(seg), msg_id=seg.id)
-        await asyncio.to_thread(self.spool.remove, item)
-        self.stored += 1
-        self.latencies.append(time.time() - seg.end_time.timestamp())
-        del self.latencies[:-10000]
-        self.last_error = ""
-
-
-def _seal(media: os.PathLike[str]) -> None:
-    """Clear the write bits: the segment is final, and the store may then link it."""
-    mode = os.stat(media).st_mode
-    if mode & 0o222:
-        os.chmod(media, mode & ~0o222)
