@@ -39,6 +39,11 @@ async def test_sessions_stop_while_every_executor_worker_is_busy(tmp_path: Path)
     try:
         async with asyncio.timeout(20):
             await asyncio.gather(*(s.stop() for s in sessions))
+        # Each thread has run its last line (it told the loop so); the OS thread may
+        # take a moment more to end, which a join (not the executor) waits for.
+        for s in sessions:
+            if s._thread is not None:
+                s._thread.join(timeout=5)
         assert not any(s._thread is not None and s._thread.is_alive() for s in sessions)
     finally:
         release.set()
