@@ -9,6 +9,12 @@ stream writes the segments, the same spool/store/index/bus after it; the childre
 CPU is counted) and then with one plain ffmpeg process per stream, and prints
 per-stream CPU and memory, streams per core, segment close-to-stored latency and
 packets lost. They run one after the other on the same simulator.
+
+`--side-by-side` then runs our recorder (the ffmpeg engine, full pipeline) and the
+plain ffmpeg processes *at the same time* on the same cameras, and measures both over
+the same windows (`--windows` of `--seconds` each): this VM's speed drifts by tens of
+percent from one minute to the next, which rows measured a minute apart cannot tell
+from a change in our code. It prints each window's ratio and their median.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rtcc.backends.bus import open_bus
 from rtcc.backends.database import open_database
@@ -193,16 +200,7 @@ def _proc_rss(pid: int) -> float:
 
 
 async def bench_ffmpeg(urls: list[str], seconds: float, segment_s: float, work: Path) -> Result:
-    procs = []
-    for i, url in enumerate(urls):
-        out = work / f"ff{i}"
-        out.mkdir()
-        cmd = [
-            "ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
-            "-c", "copy", "-f", "segment", "-segment_time", str(segment_s),
-            "-reset_timestamps", "1", str(out / "%05d.mp4"),
-        ]  # fmt: skip
-        procs.append(await asyncio.create_subprocess_exec(*cmd))
+    procs = await _start_ffmpeg(urls, segment_s, work)
     await asyncio.sleep(WARMUP_S)  # the same warm-up window as ours
     cpu0 = sum(_proc_cpu(p.pid) for p in procs)
     t0 = time.monotonic()
@@ -229,6 +227,68 @@ async def bench_ffmpeg(urls: list[str], seconds: float, segment_s: float, work: 
         expected,
         recorded,
     )
+
+
+async def _start_ffmpeg(urls: list[str], segment_s: float, work: Path) -> list[Any]:
+    procs = []
+    for i, url in enumerate(urls):
+        out = work / f"ff{i}"
+        out.mkdir()
+        cmd = [
+            "ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
+            "-c", "copy", "-f", "segment", "-segment_time", str(segment_s),
+            "-reset_timestamps", "1", str(out / "%05d.mp4"),
+        ]  # fmt: skip
+        procs.append(await asyncio.create_subprocess_exec(*cmd))
+    return procs
+
+
+async def bench_side_by_side(
+    urls: list[str], seconds: float, windows: int, segment_s: float, work: Path
+) -> list[tuple[float, float, float]]:
+    """(ours, of which Python, ffmpeg) CPU %/stream per window, both running at once."""
+    db = await open_database(f"sqlite:///{work / 'rtcc.db'}")
+    await db.migrate()
+    objects = open_object_store(f"file://{work / 'objects'}")
+    bus = await open_bus("memory://")
+    settings = SessionSettings(segment_s=segment_s, engine="ffmpeg")
+    index = SegmentIndex(db)
+    recorder = Recorder(Spool(work / "spool"), objects, index, bus, settings=settings)
+    await recorder.start()
+    await recorder.ensure([CameraSource(f"cam_{i}", url) for i, url in enumerate(urls)])
+    procs = await _start_ffmpeg(urls, segment_s, work)
+    n = len(urls)
+    rows = []
+    try:
+        await asyncio.sleep(WARMUP_S)  # a benchmark's measuring window, not synchronisation
+        for _ in range(windows):
+            pids = _children(recorder)
+            ours0, kids0 = _cpu_self(), _cpu_children(pids)
+            ref0, t0 = sum(_proc_cpu(p.pid) for p in procs), time.monotonic()
+            await asyncio.sleep(seconds)
+            ours1, kids1 = _cpu_self(), _cpu_children(pids)
+            ref1, t1 = sum(_proc_cpu(p.pid) for p in procs), time.monotonic()
+            scale = 100.0 / (t1 - t0) / n
+            python = (ours1 - ours0) * scale
+            rows.append((python + (kids1 - kids0) * scale, python, (ref1 - ref0) * scale))
+    finally:
+        for p in procs:
+            p.terminate()
+        await asyncio.gather(*(p.wait() for p in procs))
+        await recorder.stop()
+        await bus.close()
+        await objects.close()
+        await db.close()
+    return rows
+
+
+def print_side_by_side(rows: list[tuple[float, float, float]], seconds: float) -> None:
+    print(f"\nside by side, the same {seconds:.0f} s windows (CPU %/stream):")
+    print(f"{'window':>6} {'rtcc ffmpeg engine':>18} {'of which Python':>15} {'ffmpeg':>7} ratio")
+    for i, (ours, python, ref) in enumerate(rows, 1):
+        print(f"{i:>6} {ours:>18.3f} {python:>15.3f} {ref:>7.3f} {ours / ref:>5.2f}x")
+    ratio = statistics.median(ours / ref for ours, _python, ref in rows)
+    print(f"median ratio, rtcc ffmpeg engine / ffmpeg: {ratio:.2f}x")
 
 
 def _probe(path: Path) -> tuple[float, int]:
@@ -274,7 +334,20 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--segment-seconds", type=float, default=4.0)
     parser.add_argument("--cache-dir", type=Path, default=Path("var/sim"))
+    parser.add_argument(
+        "--side-by-side", action="store_true", help="only the same-window comparison"
+    )
+    parser.add_argument("--windows", type=int, default=5)
     args = parser.parse_args(argv)
+    if args.side_by_side:
+        async with Simulator(args.streams, args.cache_dir, variants=1) as sim:
+            urls = [cam.main_url for cam in sim.cameras]
+            with tempfile.TemporaryDirectory(prefix="rtcc-bench-") as folder:
+                rows = await bench_side_by_side(
+                    urls, args.seconds, args.windows, args.segment_seconds, Path(folder)
+                )
+        print_side_by_side(rows, args.seconds)
+        return 0
     async with Simulator(args.streams, args.cache_dir, variants=1) as sim:
         urls = [cam.main_url for cam in sim.cameras]
         with tempfile.TemporaryDirectory(prefix="rtcc-bench-") as folder:
