@@ -202,11 +202,19 @@ class LeaseStore:
                 index_elements=["replica_id", "pool"], set_={"expire_time": self._now(ttl)}
             )
         )
-        live = sa.select(r.c.replica_id).where(r.c.pool == pool, r.c.expire_time > self._now())
         async with self.db.transaction() as conn:
             await conn.execute(upsert)
             await conn.execute(sa.delete(r).where(r.c.expire_time < self._now(-10 * ttl)))
-            return sorted(row.replica_id for row in await conn.execute(live))
+            return sorted(row.replica_id for row in await conn.execute(self._live(pool)))
+
+    async def live(self, pool: int) -> list[str]:
+        """Every live replica of the pool, as of now (the database's clock)."""
+        async with self.db.transaction(readonly=True) as conn:
+            return sorted(row.replica_id for row in await conn.execute(self._live(pool)))
+
+    def _live(self, pool: int) -> Any:
+        r = tables.replicas
+        return sa.select(r.c.replica_id).where(r.c.pool == pool, r.c.expire_time > self._now())
 
     async def leave(self, replica_id: str, pool: int) -> None:
         r = tables.replicas

@@ -117,8 +117,14 @@ class IngestWorker:
     async def tick(self) -> None:
         me = self.options.replica_id
         # The heartbeat and the renewals are the keep-alive loop's (every lease time is
-        # the database's own, lease_store.py); the tick uses its live list.
-        live = self._live or await self.leases.heartbeat(me, INGEST_POOL, self.ttl)
+        # the database's own, lease_store.py). The live replicas are read afresh: the
+        # keep-alive's list can be a tick old, and a dead replica's cameras would then
+        # wait a tick more after its heartbeat expired (TTL + 2 ticks, 16 s, instead
+        # of TTL + 1).
+        if self._live:
+            live = sorted({*await self.leases.live(INGEST_POOL), me})
+        else:
+            live = await self.leases.heartbeat(me, INGEST_POOL, self.ttl)
         await self._refresh_cameras()
         current = {lease.camera_id: lease for lease in await self.leases.unexpired(INGEST_POOL)}
         holders = {camera_id: lease.replica_id for camera_id, lease in current.items()}

@@ -185,7 +185,8 @@ async def test_replicas_share_cameras_and_take_over_a_dead_ones_within_15_s(
             within_s=16,
             what="the dead replica's camera taken over",
         )
-        assert asyncio.get_running_loop().time() - died <= 15.0
+        took = asyncio.get_running_loop().time() - died
+        assert took <= 15.0, f"the takeover took {took:.1f} s"
     finally:
         for stop in stops[:2]:
             stop.set()
