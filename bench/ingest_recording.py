@@ -36,6 +36,7 @@ from typing import Any
 from rtcc.backends.bus import open_bus
 from rtcc.backends.database import open_database
 from rtcc.backends.objectstore import open_object_store
+from rtcc.core.config import IngestSettings
 from rtcc.ingest.ffmpeg_engine import FfmpegSession
 from rtcc.ingest.recorder import Recorder
 from rtcc.ingest.segment import MAIN
@@ -282,8 +283,13 @@ async def bench_side_by_side(
     return rows
 
 
-def print_side_by_side(rows: list[tuple[float, float, float]], seconds: float) -> None:
-    print(f"\nside by side, the same {seconds:.0f} s windows (CPU %/stream):")
+def print_side_by_side(
+    rows: list[tuple[float, float, float]], seconds: float, segment_s: float
+) -> None:
+    print(
+        f"\nside by side, the same {seconds:.0f} s windows, {segment_s:g} s segments "
+        "(CPU %/stream):"
+    )
     print(f"{'window':>6} {'rtcc ffmpeg engine':>18} {'of which Python':>15} {'ffmpeg':>7} ratio")
     for i, (ours, python, ref) in enumerate(rows, 1):
         print(f"{i:>6} {ours:>18.3f} {python:>15.3f} {ref:>7.3f} {ours / ref:>5.2f}x")
@@ -304,8 +310,11 @@ def _probe(path: Path) -> tuple[float, int]:
         return 0.0, 0
 
 
-def print_table(results: list[Result], seconds: float) -> None:
-    print(f"\ningest recording benchmark: 1280x720 H.264 15 fps ~2 Mbit/s, {seconds:.0f} s window")
+def print_table(results: list[Result], seconds: float, segment_s: float) -> None:
+    print(
+        f"\ningest recording benchmark: 1280x720 H.264 15 fps ~2 Mbit/s, {seconds:.0f} s "
+        f"window, {segment_s:g} s segments"
+    )
     header = (
         f"{'recorder':<28} {'streams':>7} {'CPU%/stream':>11} {'RSS MiB/stream':>14} "
         f"{'streams/core':>12} {'stored p50 ms':>13} {'stored p95 ms':>13} {'lost pkts':>9}"
@@ -332,7 +341,12 @@ async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--segment-seconds", type=float, default=4.0)
+    parser.add_argument(
+        "--segment-seconds",
+        type=float,
+        default=IngestSettings.model_fields["segment_seconds"].default,
+        help="segment length of both recorders (default: the product's, ingest.segment_seconds)",
+    )
     parser.add_argument("--cache-dir", type=Path, default=Path("var/sim"))
     parser.add_argument(
         "--side-by-side", action="store_true", help="only the same-window comparison"
@@ -346,7 +360,7 @@ async def main(argv: list[str]) -> int:
                 rows = await bench_side_by_side(
                     urls, args.seconds, args.windows, args.segment_seconds, Path(folder)
                 )
-        print_side_by_side(rows, args.seconds)
+        print_side_by_side(rows, args.seconds, args.segment_seconds)
         return 0
     async with Simulator(args.streams, args.cache_dir, variants=1) as sim:
         urls = [cam.main_url for cam in sim.cameras]
@@ -365,7 +379,7 @@ async def main(argv: list[str]) -> int:
                 urls, args.seconds, seg, work / "engine-spool", "ffmpeg"
             )
             ref = await bench_ffmpeg(urls, args.seconds, seg, work / "ffmpeg")
-    print_table([ours, remux, engine, spooled, ref], args.seconds)
+    print_table([ours, remux, engine, spooled, ref], args.seconds, args.segment_seconds)
     return 0
 
 

@@ -11,6 +11,7 @@ ready (migrated) backend, so they must use their own names (ids, buckets, subjec
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -44,6 +45,11 @@ def _load_servers() -> ModuleType:
 
 
 servers = _load_servers()
+
+# Tests record 4 s segments (the product's default is 10 s, ingest.segment_seconds), so
+# a recording to read exists seconds after start-up; processes they start inherit it.
+# Tests of the setting itself set it explicitly.
+os.environ.setdefault("RTCC_INGEST__SEGMENT_SECONDS", "4")
 
 
 def _serve(name: str) -> Iterator[str]:

@@ -58,12 +58,11 @@ async def world(
     tmp_path_factory: pytest.TempPathFactory,
     security_camera: SimulatedCamera,
 ) -> AsyncIterator[World]:
-    from rtcc.ingest import service as ingest_service
     from rtcc.playback import service as playback_service
 
     with pytest.MonkeyPatch.context() as patch:
         # Short segments: recordings to read exist seconds after start-up.
-        patch.setattr(ingest_service, "SEGMENT_SECONDS", 2.0)
+        patch.setenv("RTCC_INGEST__SEGMENT_SECONDS", "2")
         # Every person shares one subject name: the offer rate limit (per subject)
         # must not be what refuses them.
         if hasattr(playback_service, "OFFER_BURST"):

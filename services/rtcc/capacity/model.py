@@ -12,6 +12,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from rtcc.core.config import IngestSettings
+
 MBIT = 1_000_000
 
 # -- measured (BENCHMARKS.md) ---------------------------------------------------------
@@ -58,8 +60,8 @@ DETECT_FPS_PER_CORE = 88.4
 MOTION_FPS_PER_CORE = 1232.0
 # "Playback": an extra H.264 passthrough viewer costs ~1.0 % of a core (103 a core).
 VIEWER_CORES = 0.010
-# "Ingest: recording per core" / docs/ingest.md: 4 s segments, one index row each.
-SEGMENT_S = 4.0
+# One index row per segment, of the default length (ingest.segment_seconds).
+SEGMENT_S: float = IngestSettings.model_fields["segment_seconds"].default
 # "City scale": RSS of a process before its cameras (registry 149, alerting 148,
 # evidence 171, analytics ~180, ingest ~196 fitted, playback 208 MiB); rounded up.
 PROCESS_BASE_MIB = 220.0

@@ -222,6 +222,14 @@ class IngestSettings(BaseModel):
     # cameras beyond every replica's limit stay unrecorded and are reported
     # (ingest_over_capacity) until a replica is added.
     max_cameras: int = Field(default=0, ge=0, le=100_000)
+    # Target length of a recorded segment, in seconds; it is cut at the first keyframe
+    # at or past it. What recording costs beyond ffmpeg's own remux is mostly per
+    # segment (hash, fsyncs, spool, store, index row, bus message: ~5 ms of CPU), so
+    # longer segments cost less per stream (BENCHMARKS.md "Side by side"): 10 s, as
+    # Frigate's default. Shorter ones reach storage and playback sooner (a segment is
+    # stored once it closes) and make finer index rows; a crash loses no more with
+    # longer ones (the segment in progress is kept up to its last fragment).
+    segment_seconds: float = Field(default=10.0, ge=1.0, le=60.0)
 
     @field_validator("advertise_address")
     @classmethod

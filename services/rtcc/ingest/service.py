@@ -39,8 +39,6 @@ from rtcc.ingest.worker import IngestWorker, WorkerOptions
 SERVICE_NAME = "rtcc.ingest.v1.IngestService"
 DEFAULT_TTL = dt.timedelta(seconds=10)
 RETENTION_EVERY_S = 3600.0
-# Target segment length; cut at the first keyframe past it.
-SEGMENT_SECONDS = 4.0
 
 
 def _ttl(value: Any) -> dt.timedelta:
@@ -195,7 +193,9 @@ def build_context(runtime: Runtime, replica_id: str) -> IngestContext:
         runtime.objects,
         index,
         runtime.bus,
-        settings=SessionSettings(segment_s=SEGMENT_SECONDS, engine=settings.ingest.engine),
+        settings=SessionSettings(
+            segment_s=settings.ingest.segment_seconds, engine=settings.ingest.engine
+        ),
         supervisor=runtime.supervisor,
     )
     return IngestContext(

@@ -61,7 +61,7 @@ class CameraSource:
 
 @dataclass(frozen=True, slots=True)
 class SessionSettings:
-    segment_s: float = 4.0
+    segment_s: float = 10.0  # the setting ingest.segment_seconds
     transport: str = "tcp"
     open_timeout_s: float = 5.0
     read_timeout_s: float = 5.0

@@ -32,9 +32,7 @@ SUPERVISOR = ("lt.cho@metro", ["partner-admin"])
 
 @pytest.fixture(autouse=True)
 def short_segments(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rtcc.ingest import service
-
-    monkeypatch.setattr(service, "SEGMENT_SECONDS", 2.0)
+    monkeypatch.setenv("RTCC_INGEST__SEGMENT_SECONDS", "2")
 
 
 def _mail(api: str, to: str) -> str:

@@ -117,9 +117,7 @@ async def download(stub: Any, item_id: str) -> bytes:
 
 @pytest.fixture(autouse=True)
 def short_segments(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rtcc.ingest import service
-
-    monkeypatch.setattr(service, "SEGMENT_SECONDS", 2.0)
+    monkeypatch.setenv("RTCC_INGEST__SEGMENT_SECONDS", "2")
 
 
 async def test_clips_export_to_hashed_locked_mp4s_with_gaps_and_holds_survive_retention(

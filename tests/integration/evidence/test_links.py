@@ -206,11 +206,8 @@ async def test_a_partner_declines_or_uploads_once_and_files_are_checked(
 
 
 async def test_a_partner_organisation_approves_and_its_recording_lands_in_the_case(
-    ev: Any, simulator: Any, monkeypatch: pytest.MonkeyPatch
+    ev: Any, simulator: Any
 ) -> None:
-    from rtcc.ingest import service
-
-    monkeypatch.setattr(service, "SEGMENT_SECONDS", 2.0)
     det = ev.as_(*DETECTIVE)
     case = await _case(det)
     (cam,) = await cameras(ev, simulator, [ev.partner_org_id])

@@ -54,9 +54,7 @@ class Client:
 async def running(
     platform_factory: Any, simulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[Any, Client, list[str]]]:
-    from rtcc.ingest import service
-
-    monkeypatch.setattr(service, "SEGMENT_SECONDS", 2.0)
+    monkeypatch.setenv("RTCC_INGEST__SEGMENT_SECONDS", "2")
     async with platform_factory(targets=["registry", "ingest"]) as p:
         admin = p.token(PLATFORM_ORG, ["platform-admin"])
         channel = open_channel(p.address, lambda: admin)
@@ -101,6 +99,10 @@ async def test_registered_camera_is_recorded_and_its_range_reads_as_one_mp4(
     status = await client.GetStreamStatus(pb.GetStreamStatusRequest(camera_id=camera_id))
     assert status.status.state in (pb.STREAM_STATE_ONLINE, pb.STREAM_STATE_DEGRADED)
     assert status.status.recording
+    # Cut at the first keyframe (2 s GOP) at or past ingest.segment_seconds (2 here).
+    second = segments[1]
+    length = (second.end_time.ToDatetime() - second.start_time.ToDatetime()).total_seconds()
+    assert abs(length - 2.0) < 0.05, f"a 2 s segment setting gave {length:.3f} s segments"
 
     middle = first.start_time.ToDatetime(tzinfo=dt.UTC) + dt.timedelta(seconds=1)
     located = await client.LocateSegment(

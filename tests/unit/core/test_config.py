@@ -21,6 +21,18 @@ def test_defaults_bind_loopback_ports_of_the_brief() -> None:
     assert settings.resolved_object_store_url().startswith("file:///")
 
 
+def test_segment_length_defaults_to_10_s_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RTCC_INGEST__SEGMENT_SECONDS", raising=False)  # tests set 4 s
+    assert Settings().ingest.segment_seconds == 10.0
+    monkeypatch.setenv("RTCC_INGEST__SEGMENT_SECONDS", "6")
+    assert Settings().ingest.segment_seconds == 6.0
+    for wrong in ("0.5", "61", "ten"):
+        monkeypatch.setenv("RTCC_INGEST__SEGMENT_SECONDS", wrong)
+        with pytest.raises(ValidationError) as err:
+            Settings()
+        assert "RTCC_INGEST__SEGMENT_SECONDS" in _explain(err.value)
+
+
 def test_environment_overrides_nested_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RTCC_GRPC_LISTEN", "0.0.0.0:6000")
     monkeypatch.setenv("RTCC_PEERS__REGISTRY", "rtcc-registry:50051")
