@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 
@@ -83,6 +83,9 @@ class PacketFanout:
         self._subscribers: set[Subscription] = set()
         self._tracks: TrackInfo | None = None
         self._gop: list[LivePacket] = []  # the packets since the last keyframe
+        # Called (on the event loop) after each new subscription: a session that looks
+        # at its camera less often while nobody watches wakes up at once.
+        self.on_subscribe: Callable[[], None] | None = None
 
     @property
     def subscriber_count(self) -> int:
@@ -116,6 +119,8 @@ class PacketFanout:
                     sub.offer(packet)
             sub._waiting_keyframe = not (from_last_keyframe and self._gop)
             self._subscribers.add(sub)
+        if self.on_subscribe is not None:
+            self.on_subscribe()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:

@@ -54,7 +54,9 @@ from rtcc.ingest.transport import split_transport
 from rtcc.ingest.writer import meta_path
 
 FRAGMENT_S = 0.25  # longest fragment: live latency while watched, loss on kill -9
-IDLE_POLL_S = 1.0  # how often the segment in progress is looked at when nobody watches
+# How often the segment in progress is looked at when nobody watches (health, the
+# stall check). A new viewer or a stop does not wait for it: they wake the thread.
+IDLE_POLL_S = 2.0
 WATCH_POLL_S = 0.02  # ... and while somebody watches (live latency)
 ANCHOR_POLL_S = 0.01  # from the first segment file's creation to its first fragment
 CONNECT_POLL_S = 0.1  # until ffmpeg creates that file (it has connected)
@@ -123,6 +125,10 @@ class FfmpegSession(CameraSession):
         self._open: _Open | None = None
         self._decode: _DecodeThread | None = None
         self._track: Track | None = None
+        # Written (on the event loop) to wake the session thread out of its select:
+        # someone started watching, or the session stops.
+        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.packets.on_subscribe = self.frames.on_subscribe = self._wake
 
     @property
     def child_pid(self) -> int | None:
@@ -131,11 +137,26 @@ class FfmpegSession(CameraSession):
         return proc.pid if proc is not None and proc.poll() is None else None
 
     async def stop(self) -> None:
-        # The session thread sees it within IDLE_POLL_S and sends the child SIGTERM, on
-        # which ffmpeg closes its segment and prints its line.
+        # Woken, the session thread sends the child SIGTERM, on which ffmpeg closes its
+        # segment and prints its line.
+        self._stop.set()
+        self._wake()
         await super().stop()
         if self._decode is not None:
             self._decode.close()
+        if self._wake_write >= 0:  # the thread has ended: nothing selects on it now
+            os.close(self._wake_write)
+            os.close(self._wake_read)
+            self._wake_write = -1
+
+    def _wake(self) -> None:
+        """On the event loop: make the session thread look now."""
+        if self._wake_write < 0:
+            return
+        try:
+            os.write(self._wake_write, b"w")
+        except BlockingIOError:
+            pass  # the pipe is full of wake-ups already
 
     # The connection: one child, followed until it exits.
 
@@ -190,8 +211,11 @@ class FfmpegSession(CameraSession):
             else:
                 connected = self._open is not None and self._open.reader.opened
                 wait = ANCHOR_POLL_S if connected else CONNECT_POLL_S
-            ready, _, _ = select.select(list(open_fds), [], [], wait)
+            ready, _, _ = select.select([*open_fds, self._wake_read], [], [], wait)
             for fd in ready:
+                if fd == self._wake_read:
+                    os.read(fd, 1 << 12)
+                    continue
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
                     open_fds.discard(fd)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +108,8 @@ class FrameFanout:
         self._subscribers: set[FrameSubscription] = set()
         self._decoder: Any = None
         self.frames_decoded = 0
+        # As PacketFanout.on_subscribe.
+        self.on_subscribe: Callable[[], None] | None = None
 
     @property
     def subscriber_count(self) -> int:
@@ -119,6 +121,8 @@ class FrameFanout:
         sub = FrameSubscription(self, fps, max_width, pixel_format, jpeg_quality=jpeg_quality)
         with self._lock:
             self._subscribers.add(sub)
+        if self.on_subscribe is not None:
+            self.on_subscribe()
         return sub
 
     def unsubscribe(self, sub: FrameSubscription) -> None:

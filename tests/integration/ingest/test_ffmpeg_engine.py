@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import itertools
@@ -14,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import av
+import pytest
 
 from rtcc.backends.bus import open_bus
 from rtcc.backends.database import open_database
 from rtcc.backends.objectstore import open_object_store
+from rtcc.ingest import ffmpeg_engine
 from rtcc.ingest.fanout import LivePacket, TrackInfo
 from rtcc.ingest.ffmpeg_engine import TIMESCALE, FfmpegSession
 from rtcc.ingest.fmp4 import FragmentReader, to_annexb
@@ -155,6 +158,37 @@ async def test_ffmpeg_engine_records_tiling_segments_and_leaves_no_child(
     await bus.close()
     await objects.close()
     await db.close()
+
+
+async def test_a_new_viewer_and_a_stop_wake_an_idle_session_at_once(
+    simulator: Any, tmp_path: Path, wait_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While nobody watches, the session looks at its camera every IDLE_POLL_S; a viewer
+    or a stop must not wait for that. With the idle look a minute apart, a viewer still
+    gets its first keyframe, and stop() ends the child, within seconds. (Segments of
+    60 s: the child's line at each segment's close wakes the session too.)"""
+    monkeypatch.setattr(ffmpeg_engine, "IDLE_POLL_S", 60.0)
+    loop = asyncio.get_running_loop()
+    session = FfmpegSession(
+        CameraSource("c", simulator.cameras[2].main_url), Spool(tmp_path / "spool"), loop,
+        settings=dataclasses.replace(FFMPEG, segment_s=60.0),
+    )  # fmt: skip
+    session.start()
+    try:
+        await wait_for(lambda: session.health().packets > 0, within_s=30, what="connected")
+        pid = session.child_pid
+        sub = session.packets.subscribe(from_last_keyframe=True)
+        keyframe = None
+        async with asyncio.timeout(15):  # a GOP is 2 s; the idle look is 60 s away
+            async for item in sub:
+                if isinstance(item, LivePacket) and item.keyframe:
+                    keyframe = item
+                    break
+        assert keyframe is not None and keyframe.data
+    finally:
+        async with asyncio.timeout(15):
+            await session.stop()
+    assert pid is not None and not _alive(pid), "stop ends the child without the idle look"
 
 
 async def test_live_packets_and_frames_agree_with_the_pyav_engine_on_the_same_camera(
