@@ -225,7 +225,7 @@ class IngestSettings(BaseModel):
     # Target length of a recorded segment, in seconds; it is cut at the first keyframe
     # at or past it. What recording costs beyond ffmpeg's own remux is mostly per
     # segment (hash, fsyncs, spool, store, index row, bus message: ~5 ms of CPU), so
-    # longer segments cost less per stream (BENCHMARKS.md "Side by side"): 10 s, as
+    # longer segments cost less per stream (BENCHMARKS.md "Segment length"): 10 s, as
     # Frigate's default. Shorter ones reach storage and playback sooner (a segment is
     # stored once it closes) and make finer index rows; a crash loses no more with
     # longer ones (the segment in progress is kept up to its last fragment).
