@@ -36,7 +36,7 @@ from typing import Any
 from rtcc.backends.bus import open_bus
 from rtcc.backends.database import open_database
 from rtcc.backends.objectstore import open_object_store
-from rtcc.core.config import IngestSettings
+from rtcc.core.config import DEFAULT_SEGMENT_SECONDS
 from rtcc.ingest.ffmpeg_engine import FfmpegSession
 from rtcc.ingest.recorder import Recorder
 from rtcc.ingest.segment import MAIN
@@ -344,7 +344,7 @@ async def main(argv: list[str]) -> int:
     parser.add_argument(
         "--segment-seconds",
         type=float,
-        default=IngestSettings.model_fields["segment_seconds"].default,
+        default=DEFAULT_SEGMENT_SECONDS,
         help="segment length of both recorders (default: the product's, ingest.segment_seconds)",
     )
     parser.add_argument("--cache-dir", type=Path, default=Path("var/sim"))

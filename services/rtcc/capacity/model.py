@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from rtcc.core.config import IngestSettings
+from rtcc.core.config import DEFAULT_SEGMENT_SECONDS
 
 MBIT = 1_000_000
 
@@ -61,7 +61,7 @@ MOTION_FPS_PER_CORE = 1232.0
 # "Playback": an extra H.264 passthrough viewer costs ~1.0 % of a core (103 a core).
 VIEWER_CORES = 0.010
 # One index row per segment, of the default length (ingest.segment_seconds).
-SEGMENT_S: float = IngestSettings.model_fields["segment_seconds"].default
+SEGMENT_S = DEFAULT_SEGMENT_SECONDS
 # "City scale": RSS of a process before its cameras (registry 149, alerting 148,
 # evidence 171, analytics ~180, ingest ~196 fitted, playback 208 MiB); rounded up.
 PROCESS_BASE_MIB = 220.0

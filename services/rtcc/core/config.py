@@ -200,6 +200,10 @@ class PeerSettings(BaseModel):
     playback: str = ""
 
 
+# ingest.segment_seconds' default (also SessionSettings', the planner's and the bench's).
+DEFAULT_SEGMENT_SECONDS = 10.0
+
+
 class IngestSettings(BaseModel):
     """The ingest target's identity among its replicas (see docs/operations.md)."""
 
@@ -229,7 +233,7 @@ class IngestSettings(BaseModel):
     # Frigate's default. Shorter ones reach storage and playback sooner (a segment is
     # stored once it closes) and make finer index rows; a crash loses no more with
     # longer ones (the segment in progress is kept up to its last fragment).
-    segment_seconds: float = Field(default=10.0, ge=1.0, le=60.0)
+    segment_seconds: float = Field(default=DEFAULT_SEGMENT_SECONDS, ge=1.0, le=60.0)
 
     @field_validator("advertise_address")
     @classmethod

@@ -25,6 +25,7 @@ from typing import Any
 import av
 import structlog
 
+from rtcc.core.config import DEFAULT_SEGMENT_SECONDS
 from rtcc.ingest.fanout import LivePacket, PacketFanout, TrackInfo
 from rtcc.ingest.frames import FrameFanout
 from rtcc.ingest.health import HealthTracker, StreamHealth
@@ -61,7 +62,7 @@ class CameraSource:
 
 @dataclass(frozen=True, slots=True)
 class SessionSettings:
-    segment_s: float = 10.0  # the setting ingest.segment_seconds
+    segment_s: float = DEFAULT_SEGMENT_SECONDS  # the setting ingest.segment_seconds
     transport: str = "tcp"
     open_timeout_s: float = 5.0
     read_timeout_s: float = 5.0
